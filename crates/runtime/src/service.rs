@@ -83,10 +83,19 @@ impl std::fmt::Debug for ServiceHost {
 impl ServiceHost {
     /// A host for service `name` (`routing`, `crm`…); its metrics are `hotline_<name>_…`.
     pub fn new(name: &str) -> Self {
+        let mut registry = metrics::registry_for(name);
+        registry.register(
+            "build",
+            "Build information of the running service",
+            prometheus_client::metrics::info::Info::new(vec![(
+                "version",
+                env!("CARGO_PKG_VERSION"),
+            )]),
+        );
         Self {
             name: name.to_owned(),
             health: Health::new(name),
-            registry: metrics::registry_for(name),
+            registry,
             routes: RoutesBuilder::default(),
             grpc_names: Vec::new(),
             descriptor_sets: vec![hotline_descriptor()],
@@ -418,4 +427,87 @@ async fn metrics_handler(State(s): State<OpsState>) -> Response {
         metrics::encode(&regs),
     )
         .into_response()
+}
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// The two listeners of a service: gRPC (its API) and ops (health, readiness, metrics).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listeners {
+    pub grpc: crate::config::ListenConfig,
+    pub ops: crate::config::ListenConfig,
+}
+
+impl Listeners {
+    /// Both on loopback with the given ports.
+    pub fn local(grpc_port: u16, ops_port: u16) -> Self {
+        Self {
+            grpc: crate::config::ListenConfig::new("127.0.0.1", grpc_port),
+            ops: crate::config::ListenConfig::new("127.0.0.1", ops_port),
+        }
+    }
+
+    /// Both on loopback, port 0 (tests).
+    pub fn ephemeral() -> Self {
+        Self::local(0, 0)
+    }
+
+    /// Binds `host` for `service` (`[<service>.grpc]`, `[<service>.ops]`).
+    pub async fn bind(&self, service: &str, host: ServiceHost) -> Result<StartedService, StartError> {
+        let grpc = self.grpc.addr(&format!("{service}.grpc"))?;
+        let ops = self.ops.addr(&format!("{service}.ops"))?;
+        Ok(host.bind(grpc, Some(ops)).await?)
+    }
+}
+
+/// Logs an internal error with its cause chain and turns it into an opaque gRPC status;
+/// the one place a service's unexpected failures become `INTERNAL`.
+pub fn internal_status(service: &str, err: &(dyn std::error::Error + 'static)) -> tonic::Status {
+    let mut chain = err.to_string();
+    let mut cur = err.source();
+    while let Some(c) = cur {
+        chain.push_str(": ");
+        chain.push_str(&c.to_string());
+        cur = c.source();
+    }
+    tracing::error!(service, error = %chain, "internal error");
+    tonic::Status::internal("internal error")
+}
+
+/// Gives a service's `App(StartedService)` newtype its common surface: `Deref` to the
+/// [`StartedService`] (ports, ops, aggregation) and `run_until_stopped`.
+#[macro_export]
+macro_rules! started_app {
+    ($app:ident) => {
+        impl $app {
+            /// Serves until `shutdown` fires, then drains and returns.
+            pub async fn run_until_stopped(
+                self,
+                shutdown: $crate::shutdown::CancellationToken,
+            ) -> Result<(), $crate::StartError> {
+                Ok(self.0.run_until_stopped(shutdown).await?)
+            }
+        }
+
+        impl ::std::ops::Deref for $app {
+            type Target = $crate::StartedService;
+            fn deref(&self) -> &$crate::StartedService {
+                &self.0
+            }
+        }
+
+        impl ::std::ops::DerefMut for $app {
+            fn deref_mut(&mut self) -> &mut $crate::StartedService {
+                &mut self.0
+            }
+        }
+    };
 }

@@ -1,0 +1,139 @@
+//! The `api` service: tenant onboarding and configuration, the public HTTP API, and the
+//! configuration every other service reads over gRPC.
+//!
+//! This first version serves `ConfigService.ResolveNumber` (which tenant and entry flow a
+//! dialled number starts) from the durable store, and the public HTTP listener with
+//! `/healthz`, `/readyz` and `/metrics`. Tenant management, API keys and the REST
+//! resources come with the tenant-onboarding issue, which brings their authentication.
+
+use std::sync::Arc;
+
+use hotline_backends::Backends;
+use hotline_proto::v1 as pb;
+use hotline_runtime::config::{ListenConfig, Validate};
+use hotline_runtime::{ServiceHost, StartError, StartedService, internal_status};
+use hotline_store::{Store, TenantStatus};
+use serde::{Deserialize, Serialize};
+use tonic::{Request, Response, Status};
+
+/// `[api]` settings. The public HTTP listener is the top-level `[http]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub grpc: ListenConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc: ListenConfig::new("127.0.0.1", 9106),
+        }
+    }
+}
+
+impl Validate for Config {}
+
+/// Longest dialled number accepted (E.164 allows 15 digits; leave room for a prefix).
+const MAX_NUMBER_LEN: usize = 32;
+
+struct ConfigApi {
+    store: Arc<dyn Store>,
+}
+
+#[tonic::async_trait]
+impl pb::config_service_server::ConfigService for ConfigApi {
+    async fn resolve_number(
+        &self,
+        req: Request<pb::ResolveNumberRequest>,
+    ) -> Result<Response<pb::ResolveNumberResponse>, Status> {
+        let did = req.into_inner().did;
+        if did.is_empty()
+            || did.len() > MAX_NUMBER_LEN
+            || !did
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'))
+        {
+            return Err(Status::invalid_argument(
+                "did: expected a phone number of up to 32 digits, optionally starting with '+'",
+            ));
+        }
+        let number = self
+            .store
+            .resolve_number(&did)
+            .await
+            .map_err(|e| internal_status("api", &e))?
+            .ok_or_else(|| Status::not_found(format!("number {did} belongs to no tenant")))?;
+        let tenant = self
+            .store
+            .tenant(&number.tenant)
+            .await
+            .map_err(|e| internal_status("api", &e))?
+            .ok_or_else(|| Status::not_found("the number's tenant no longer exists"))?;
+        Ok(Response::new(pb::ResolveNumberResponse {
+            tenant_id: number.tenant.to_string(),
+            entry_flow_id: number.entry_flow,
+            tenant_status: match tenant.status {
+                TenantStatus::Active => pb::tenant::Status::Active,
+                TenantStatus::Suspended => pb::tenant::Status::Suspended,
+            } as i32,
+        }))
+    }
+}
+
+struct TenantApi;
+
+const ONBOARDING: &str =
+    "tenant management arrives with the tenant-onboarding issue, with its authentication";
+
+#[tonic::async_trait]
+impl pb::tenant_service_server::TenantService for TenantApi {
+    async fn create_tenant(
+        &self,
+        _req: Request<pb::CreateTenantRequest>,
+    ) -> Result<Response<pb::CreateTenantResponse>, Status> {
+        Err(Status::unimplemented(ONBOARDING))
+    }
+
+    async fn get_tenant(
+        &self,
+        _req: Request<pb::GetTenantRequest>,
+    ) -> Result<Response<pb::Tenant>, Status> {
+        Err(Status::unimplemented(ONBOARDING))
+    }
+
+    async fn list_tenants(
+        &self,
+        _req: Request<pb::ListTenantsRequest>,
+    ) -> Result<Response<pb::ListTenantsResponse>, Status> {
+        Err(Status::unimplemented(ONBOARDING))
+    }
+}
+
+/// The api service, built and bound.
+#[derive(Debug)]
+pub struct App(StartedService);
+
+impl App {
+    /// Binds gRPC on `config.grpc` and the public HTTP API on `http`.
+    pub async fn build(
+        config: &Config,
+        http: &ListenConfig,
+        backends: &Backends,
+    ) -> Result<Self, StartError> {
+        config.validate()?;
+        let grpc = config.grpc.addr("api.grpc")?;
+        let http = http.addr("http")?;
+        let mut host = ServiceHost::new("api");
+        host.health().add_check(backends.store_check());
+        host.health().add_check(backends.objects_check());
+        host.health().add_check(backends.bus_check());
+        host.add_grpc(pb::config_service_server::ConfigServiceServer::new(ConfigApi {
+            store: backends.store.clone(),
+        }));
+        host.add_grpc(pb::tenant_service_server::TenantServiceServer::new(TenantApi));
+        Ok(Self(host.bind(grpc, Some(http)).await?))
+    }
+}
+
+hotline_runtime::started_app!(App);
