@@ -104,7 +104,10 @@ async fn start_all(b: &TestBackends, token: &CancellationToken) -> anyhow::Resul
 }
 
 async fn grpc_status(addr: SocketAddr, service: &str) -> anyhow::Result<i32> {
-    let mut client = HealthClient::connect(format!("http://{addr}")).await?;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    let mut client = HealthClient::new(channel);
     let resp = client
         .check(tonic_health::pb::HealthCheckRequest {
             service: service.to_owned(),

@@ -55,7 +55,8 @@ impl TestDb {
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .with_context(|| format!("PostgreSQL at {admin} is unreachable (HOTLINE_TEST_POSTGRES)"))?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        // The name is ours: a fixed prefix and a UUID in hex.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await?;
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
@@ -68,7 +69,10 @@ impl TestDb {
     /// Drops the database.
     pub async fn drop_db(self) -> anyhow::Result<()> {
         let mut conn = sqlx::PgConnection::connect(&postgres_admin()).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
             .execute(&mut conn)
             .await?;
         Ok(())
