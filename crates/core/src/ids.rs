@@ -13,6 +13,8 @@ pub enum IdError {
     TooLong { kind: &'static str, max: usize },
     #[error("{kind} id contains {found:?}; allowed are ASCII letters, digits, '-', '_' and '.'")]
     BadChar { kind: &'static str, found: char },
+    #[error("{kind} id must start with an ASCII letter or digit")]
+    BadStart { kind: &'static str },
     #[error("event id is not a UUID: {0}")]
     NotUuid(String),
 }
@@ -36,6 +38,10 @@ fn validate(kind: &'static str, s: &str) -> Result<(), IdError> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
         return Err(IdError::BadChar { kind, found });
+    }
+    // A leading letter or digit rules out ".", ".." and hidden-file names in object paths.
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(IdError::BadStart { kind });
     }
     Ok(())
 }
@@ -184,6 +190,9 @@ mod tests {
             })
         );
         assert!(TenantId::new("../etc").is_err());
+        assert_eq!(TenantId::new(".."), Err(IdError::BadStart { kind: "tenant" }));
+        assert_eq!(TenantId::new("."), Err(IdError::BadStart { kind: "tenant" }));
+        assert!(TenantId::new("-x").is_err());
         assert!(TenantId::new("acme-01_x.y").is_ok());
     }
 

@@ -16,7 +16,7 @@ use proptest::sample::select;
 const MAX_SECS: u64 = 253_402_300_799;
 
 fn id_text() -> impl Strategy<Value = String> {
-    "[A-Za-z0-9._-]{1,64}"
+    "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 }
 
 fn agent() -> impl Strategy<Value = AgentId> {

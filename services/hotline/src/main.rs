@@ -44,10 +44,24 @@ enum Command {
     Operator,
     /// Prints the effective configuration (secrets redacted) and exits.
     CheckConfig,
+    /// Prints every setting with its default, as a TOML file to start from.
+    DefaultConfig,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command == Command::DefaultConfig {
+        return match toml::to_string_pretty(&config::HotlineConfig::default()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hotline: cannot render the defaults: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Configuration is loaded and checked before any runtime, listener or backend exists,
     // so a bad setting fails fast and names itself.
     let loaded = match hotline_runtime::config::load::<config::HotlineConfig>(

@@ -23,6 +23,7 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Api => "api",
         Command::Operator => "operator",
         Command::CheckConfig => "check-config",
+        Command::DefaultConfig => "default-config",
     }
 }
 
@@ -89,7 +90,10 @@ async fn standalone(
                 .await?
                 .run_until_stopped(s),
         ),
-        Command::AllInOne { .. } | Command::Operator | Command::CheckConfig => {
+        Command::AllInOne { .. }
+        | Command::Operator
+        | Command::CheckConfig
+        | Command::DefaultConfig => {
             anyhow::bail!("{} is not a standalone service", name(&cmd))
         }
     };

@@ -162,3 +162,23 @@ async fn all_in_one_is_ready_with_every_service_and_stops_on_sigterm() {
     };
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+/// The sample configuration in `deploy/config` is exactly the defaults, so it never lies.
+#[test]
+fn the_sample_config_is_the_defaults() {
+    let out = hotline().arg("default-config").output().expect("run");
+    assert!(out.status.success());
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/hotline.toml");
+    let committed = std::fs::read_to_string(sample).expect("deploy/config/hotline.toml");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed,
+        "regenerate with: hotline default-config > deploy/config/hotline.toml"
+    );
+    // And it loads.
+    let out = hotline()
+        .args(["--config", sample, "check-config"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
