@@ -6,8 +6,8 @@ use std::time::Duration;
 use hotline_core::events::payload::CallOffered;
 use hotline_core::{AgentId, CallId, Event, Payload, QueueId, TenantId};
 use hotline_proto::v1 as pb;
-use hotline_runtime::config::ListenConfig;
 use hotline_runtime::Listeners;
+use hotline_runtime::config::ListenConfig;
 use hotline_state::{AgentStatus, ReserveOutcome, Waiting};
 use hotline_tests::TestBackends;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,10 @@ async fn start_all(b: &TestBackends, token: &CancellationToken) -> anyhow::Resul
     start!(
         "ingress",
         hotline_ingress::App::build(
-            &hotline_ingress::Config { grpc: l.grpc.clone(), ops: l.ops.clone() },
+            &hotline_ingress::Config {
+                grpc: l.grpc.clone(),
+                ops: l.ops.clone()
+            },
             bk
         )
         .await?
@@ -57,7 +60,10 @@ async fn start_all(b: &TestBackends, token: &CancellationToken) -> anyhow::Resul
     start!(
         "routing",
         hotline_routing::App::build(
-            &hotline_routing::Config { grpc: l.grpc.clone(), ops: l.ops.clone() },
+            &hotline_routing::Config {
+                grpc: l.grpc.clone(),
+                ops: l.ops.clone()
+            },
             bk
         )
         .await?
@@ -65,7 +71,10 @@ async fn start_all(b: &TestBackends, token: &CancellationToken) -> anyhow::Resul
     start!(
         "recording",
         hotline_recording::App::build(
-            &hotline_recording::Config { grpc: l.grpc.clone(), ops: l.ops.clone() },
+            &hotline_recording::Config {
+                grpc: l.grpc.clone(),
+                ops: l.ops.clone()
+            },
             bk
         )
         .await?
@@ -73,7 +82,10 @@ async fn start_all(b: &TestBackends, token: &CancellationToken) -> anyhow::Resul
     start!(
         "crm",
         hotline_crm::App::build(
-            &hotline_crm::Config { grpc: l.grpc.clone(), ops: l.ops.clone() },
+            &hotline_crm::Config {
+                grpc: l.grpc.clone(),
+                ops: l.ops.clone()
+            },
             bk
         )
         .await?
@@ -151,11 +163,18 @@ async fn check_all_serve(b: TestBackends) -> anyhow::Result<()> {
         let (code, metrics) = get(s.ops, "/metrics").await?;
         assert_eq!(code, 200);
         let want = format!("hotline_{}_build_info{{version=", s.name);
-        assert!(metrics.contains(&want), "{} metrics lack {want}: {metrics}", s.name);
+        assert!(
+            metrics.contains(&want),
+            "{} metrics lack {want}: {metrics}",
+            s.name
+        );
         assert!(metrics.ends_with("# EOF\n"));
     }
     // Reflection works, so grpcurl can list the services.
-    let routing = started.iter().find(|s| s.name == "routing").expect("routing");
+    let routing = started
+        .iter()
+        .find(|s| s.name == "routing")
+        .expect("routing");
     assert_eq!(
         grpc_status(routing.grpc, "hotline.v1.RoutingService").await?,
         ServingStatus::Serving as i32
@@ -174,7 +193,8 @@ async fn check_all_serve(b: TestBackends) -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_service_answers_health_readiness_and_metrics_on_real_backends() -> anyhow::Result<()> {
+async fn every_service_answers_health_readiness_and_metrics_on_real_backends() -> anyhow::Result<()>
+{
     check_all_serve(TestBackends::real().await?).await
 }
 
@@ -295,7 +315,10 @@ async fn analytics_consumes_events_dedups_isolates_tenants_and_parks_bad_records
             .unwrap_or(false)
     })
     .await?;
-    assert_eq!(counts(grpc, &bt).await?.by_type.get("CallOffered"), Some(&1));
+    assert_eq!(
+        counts(grpc, &bt).await?.by_type.get("CallOffered"),
+        Some(&1)
+    );
     let stranger = TenantId::new("c-nobody")?;
     assert!(counts(grpc, &stranger).await?.by_type.is_empty());
 
@@ -306,7 +329,10 @@ async fn analytics_consumes_events_dedups_isolates_tenants_and_parks_bad_records
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(parked, 2, "{metrics}");
-    assert!(metrics.contains("hotline_analytics_events_duplicate_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("hotline_analytics_events_duplicate_total 1"),
+        "{metrics}"
+    );
 
     // The parked records are on the dead-letter topic, with their original bytes.
     let dlq = hotline_bus::dead_letter_topic(&bk.topics.events);
@@ -344,8 +370,8 @@ async fn analytics_consumes_events_dedups_isolates_tenants_and_parks_bad_records
 /// routing's fencing check over gRPC, on Redis: only the current token of the tenant's
 /// own reservation confirms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn routing_confirms_only_the_current_fencing_token_of_the_same_tenant()
--> anyhow::Result<()> {
+async fn routing_confirms_only_the_current_fencing_token_of_the_same_tenant() -> anyhow::Result<()>
+{
     let b = TestBackends::real().await?;
     let bk = &b.backends;
     let l = Listeners::ephemeral();
@@ -398,7 +424,8 @@ async fn routing_confirms_only_the_current_fencing_token_of_the_same_tenant()
         .await?
         .into_inner();
     assert_eq!(status.waiting, 1);
-    let ReserveOutcome::Reserved(fence) = bk.state.reserve(&a, &queue, &call, &agent, 30_000).await?
+    let ReserveOutcome::Reserved(fence) =
+        bk.state.reserve(&a, &queue, &call, &agent, 30_000).await?
     else {
         anyhow::bail!("reservation not taken");
     };
@@ -411,9 +438,15 @@ async fn routing_confirms_only_the_current_fencing_token_of_the_same_tenant()
         agent_id: agent.to_string(),
     };
     let stale = client.confirm_reservation(confirm(&a, fence - 1)).await;
-    assert_eq!(stale.expect_err("stale").code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        stale.expect_err("stale").code(),
+        tonic::Code::FailedPrecondition
+    );
     let foreign = client.confirm_reservation(confirm(&other, fence)).await;
-    assert_eq!(foreign.expect_err("other tenant").code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        foreign.expect_err("other tenant").code(),
+        tonic::Code::FailedPrecondition
+    );
     client.confirm_reservation(confirm(&a, fence)).await?;
     assert_eq!(bk.state.agent(&a, &agent).await?, AgentStatus::OnCall);
 
@@ -489,4 +522,3 @@ async fn api_resolves_numbers_to_their_tenant() -> anyhow::Result<()> {
     h.await??;
     b.cleanup().await
 }
-

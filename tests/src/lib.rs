@@ -52,9 +52,9 @@ impl TestDb {
     pub async fn create() -> anyhow::Result<Self> {
         let admin = postgres_admin();
         let name = format!("hotline_test_{}", unique());
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .with_context(|| format!("PostgreSQL at {admin} is unreachable (HOTLINE_TEST_POSTGRES)"))?;
+        let mut conn = sqlx::PgConnection::connect(&admin).await.with_context(|| {
+            format!("PostgreSQL at {admin} is unreachable (HOTLINE_TEST_POSTGRES)")
+        })?;
         // The name is ours: a fixed prefix and a UUID in hex.
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
@@ -73,8 +73,8 @@ impl TestDb {
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.name
         )))
-            .execute(&mut conn)
-            .await?;
+        .execute(&mut conn)
+        .await?;
         Ok(())
     }
 }

@@ -13,9 +13,9 @@ use hotline_bus::kafka::{KafkaBus, KafkaConfig};
 use hotline_bus::memory::MemoryBus;
 use hotline_bus::{EventBus, TopicSpec};
 use hotline_objects::{Objects, ObjectsConfig};
+use hotline_runtime::Secret;
 use hotline_runtime::config::ConfigError;
 use hotline_runtime::health::{ReadinessCheck, check_fn};
-use hotline_runtime::Secret;
 use hotline_state::QueueState;
 use hotline_state::memory::MemoryState;
 use hotline_state::redis::RedisState;
@@ -181,10 +181,16 @@ impl BackendsConfig {
             }
         }
         if self.bus.partitions < 1 {
-            return Err(ConfigError::invalid(name("bus.partitions"), "must be at least 1"));
+            return Err(ConfigError::invalid(
+                name("bus.partitions"),
+                "must be at least 1",
+            ));
         }
         if self.bus.replication < 1 {
-            return Err(ConfigError::invalid(name("bus.replication"), "must be at least 1"));
+            return Err(ConfigError::invalid(
+                name("bus.replication"),
+                "must be at least 1",
+            ));
         }
         if self.bus.topic_prefix.is_empty()
             || !self
@@ -311,7 +317,10 @@ impl Topics {
     pub fn specs(&self) -> Vec<TopicSpec> {
         vec![
             TopicSpec::new(self.events.clone(), self.partitions),
-            TopicSpec::new(hotline_bus::dead_letter_topic(&self.events), self.partitions),
+            TopicSpec::new(
+                hotline_bus::dead_letter_topic(&self.events),
+                self.partitions,
+            ),
         ]
     }
 }
@@ -429,4 +438,3 @@ impl Backends {
         })
     }
 }
-

@@ -68,15 +68,26 @@ pub mod payload;
 pub use payload::Payload;
 
 impl Event {
-    /// A new event, stamped now with a fresh UUIDv7.
-    pub fn new(tenant: TenantId, call: Option<CallId>, payload: Payload) -> Self {
+    /// A new event that happened at `occurred_at`, with a fresh UUIDv7.
+    pub fn at(
+        tenant: TenantId,
+        call: Option<CallId>,
+        payload: Payload,
+        occurred_at: SystemTime,
+    ) -> Self {
         Self {
             id: EventId::generate(),
             tenant,
             call,
-            occurred_at: SystemTime::now(),
+            occurred_at,
             payload,
         }
+    }
+
+    /// A new event, stamped now: for the service edge where a fact is first observed.
+    #[allow(clippy::disallowed_methods)] // the one clock read of this crate, by design
+    pub fn new(tenant: TenantId, call: Option<CallId>, payload: Payload) -> Self {
+        Self::at(tenant, call, payload, SystemTime::now())
     }
 
     /// The bus key: the call id (per-call order), else the payload's own subject (the

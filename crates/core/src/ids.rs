@@ -190,8 +190,14 @@ mod tests {
             })
         );
         assert!(TenantId::new("../etc").is_err());
-        assert_eq!(TenantId::new(".."), Err(IdError::BadStart { kind: "tenant" }));
-        assert_eq!(TenantId::new("."), Err(IdError::BadStart { kind: "tenant" }));
+        assert_eq!(
+            TenantId::new(".."),
+            Err(IdError::BadStart { kind: "tenant" })
+        );
+        assert_eq!(
+            TenantId::new("."),
+            Err(IdError::BadStart { kind: "tenant" })
+        );
         assert!(TenantId::new("-x").is_err());
         assert!(TenantId::new("acme-01_x.y").is_ok());
     }

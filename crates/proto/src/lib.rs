@@ -2,11 +2,16 @@
 //! event. Services convert these to domain types at their edge (`TryFrom`); domain code
 //! never sees prost types.
 
-#![allow(missing_docs, clippy::all, clippy::pedantic, missing_debug_implementations)]
+#![allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    missing_debug_implementations
+)]
 
 /// `hotline.v1`: the first (and current) version of every contract.
 pub mod v1 {
-    tonic::include_proto!("hotline.v1");
+    include!(concat!(env!("OUT_DIR"), "/hotline.v1.rs"));
 }
 
 /// The encoded `FileDescriptorSet` of every Hotline proto, for gRPC reflection.

@@ -143,7 +143,8 @@ pub fn load<T>(
 where
     T: Serialize + DeserializeOwned + Default + Validate,
 {
-    let defaults = Value::try_from(T::default()).map_err(|e| ConfigError::Defaults(e.to_string()))?;
+    let defaults =
+        Value::try_from(T::default()).map_err(|e| ConfigError::Defaults(e.to_string()))?;
     let Value::Table(mut tree) = defaults else {
         return Err(ConfigError::Defaults("not a table".into()));
     };
@@ -154,10 +155,12 @@ where
             path: path.to_owned(),
             source,
         })?;
-        let file_tree: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.message().to_owned(),
-        })?;
+        let file_tree: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.message().to_owned(),
+            })?;
         merge_file(&mut tree, file_tree, "", path, &mut sources)?;
     }
 

@@ -18,4 +18,6 @@ pub use config::{ConfigError, ListenConfig, Loaded};
 pub use health::{Health, ReadinessCheck};
 pub use metrics::MetricsRegistry;
 pub use secret::Secret;
-pub use service::{Listeners, ServiceHost, ServiceOps, StartError, StartedService, internal_status};
+pub use service::{
+    Listeners, ServiceHost, ServiceOps, StartError, StartedService, internal_status,
+};

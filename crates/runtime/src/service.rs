@@ -162,20 +162,26 @@ impl ServiceHost {
                 source,
             })?;
         let http_listener = match http {
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| {
-                ServeError::Bind {
-                    what: "http",
-                    addr,
-                    source,
-                }
-            })?),
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| ServeError::Bind {
+                            what: "http",
+                            addr,
+                            source,
+                        })?,
+                )
+            }
             None => None,
         };
-        let grpc_addr = grpc_listener.local_addr().map_err(|source| ServeError::Bind {
-            what: "grpc",
-            addr: grpc,
-            source,
-        })?;
+        let grpc_addr = grpc_listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind {
+                what: "grpc",
+                addr: grpc,
+                source,
+            })?;
         let http_addr = match &http_listener {
             Some(l) => Some(l.local_addr().map_err(ServeError::Http)?),
             None => None,
@@ -461,7 +467,11 @@ impl Listeners {
     }
 
     /// Binds `host` for `service` (`[<service>.grpc]`, `[<service>.ops]`).
-    pub async fn bind(&self, service: &str, host: ServiceHost) -> Result<StartedService, StartError> {
+    pub async fn bind(
+        &self,
+        service: &str,
+        host: ServiceHost,
+    ) -> Result<StartedService, StartError> {
         let grpc = self.grpc.addr(&format!("{service}.grpc"))?;
         let ops = self.ops.addr(&format!("{service}.ops"))?;
         Ok(host.bind(grpc, Some(ops)).await?)

@@ -45,10 +45,10 @@ impl Validate for TelemetryConfig {
         if let Err(e) = EnvFilter::try_new(&self.log_filter) {
             return Err(ConfigError::invalid("telemetry.log_filter", e.to_string()));
         }
-        if !self.otlp_endpoint.is_empty()
-            && !(self.otlp_endpoint.starts_with("http://")
-                || self.otlp_endpoint.starts_with("https://"))
-        {
+        let scheme_ok = ["http://", "https://"]
+            .iter()
+            .any(|s| self.otlp_endpoint.starts_with(s));
+        if !self.otlp_endpoint.is_empty() && !scheme_ok {
             return Err(ConfigError::invalid(
                 "telemetry.otlp_endpoint",
                 "expected an http:// or https:// URL",

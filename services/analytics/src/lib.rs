@@ -51,7 +51,10 @@ impl Validate for Config {
             return Err(ConfigError::invalid("analytics.consumer_group", "is empty"));
         }
         if self.dedup_window == 0 {
-            return Err(ConfigError::invalid("analytics.dedup_window", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "analytics.dedup_window",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -190,9 +193,11 @@ impl App {
         let consumer_metrics = ConsumerMetrics::new();
         consumer_metrics.register(host.registry());
 
-        host.add_grpc(pb::analytics_service_server::AnalyticsServiceServer::new(Api {
-            counts: counts.clone(),
-        }));
+        host.add_grpc(pb::analytics_service_server::AnalyticsServiceServer::new(
+            Api {
+                counts: counts.clone(),
+            },
+        ));
 
         let bus = backends.bus.clone();
         let topic = backends.topics.events.clone();

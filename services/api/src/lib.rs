@@ -128,10 +128,14 @@ impl App {
         host.health().add_check(backends.store_check());
         host.health().add_check(backends.objects_check());
         host.health().add_check(backends.bus_check());
-        host.add_grpc(pb::config_service_server::ConfigServiceServer::new(ConfigApi {
-            store: backends.store.clone(),
-        }));
-        host.add_grpc(pb::tenant_service_server::TenantServiceServer::new(TenantApi));
+        host.add_grpc(pb::config_service_server::ConfigServiceServer::new(
+            ConfigApi {
+                store: backends.store.clone(),
+            },
+        ));
+        host.add_grpc(pb::tenant_service_server::TenantServiceServer::new(
+            TenantApi,
+        ));
         Ok(Self(host.bind(grpc, Some(http)).await?))
     }
 }

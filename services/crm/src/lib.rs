@@ -32,7 +32,6 @@ impl Validate for Config {}
 
 struct Api;
 
-
 const LATER: &str = "customer lookup arrives with the crm issue";
 
 #[tonic::async_trait]

@@ -53,7 +53,10 @@ fn main() -> ExitCode {
     if cli.command == Command::DefaultConfig {
         return match toml::to_string_pretty(&config::HotlineConfig::default()) {
             Ok(text) => {
-                print!("{text}");
+                #[allow(clippy::print_stdout)] // printing the file is the command's job
+                {
+                    print!("{text}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -86,7 +89,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("hotline: cannot start the async runtime: {e}");

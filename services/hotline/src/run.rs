@@ -66,20 +66,26 @@ async fn standalone(
         .context("connecting backends")?;
     let s = shutdown.clone();
     let running: Running = match cmd {
-        Command::Ingress => {
-            Box::pin(hotline_ingress::App::build(&cfg.ingress, &backends).await?.run_until_stopped(s))
-        }
-        Command::Routing => {
-            Box::pin(hotline_routing::App::build(&cfg.routing, &backends).await?.run_until_stopped(s))
-        }
+        Command::Ingress => Box::pin(
+            hotline_ingress::App::build(&cfg.ingress, &backends)
+                .await?
+                .run_until_stopped(s),
+        ),
+        Command::Routing => Box::pin(
+            hotline_routing::App::build(&cfg.routing, &backends)
+                .await?
+                .run_until_stopped(s),
+        ),
         Command::Recording => Box::pin(
             hotline_recording::App::build(&cfg.recording, &backends)
                 .await?
                 .run_until_stopped(s),
         ),
-        Command::Crm => {
-            Box::pin(hotline_crm::App::build(&cfg.crm, &backends).await?.run_until_stopped(s))
-        }
+        Command::Crm => Box::pin(
+            hotline_crm::App::build(&cfg.crm, &backends)
+                .await?
+                .run_until_stopped(s),
+        ),
         Command::Analytics => Box::pin(
             hotline_analytics::App::build(&cfg.analytics, &backends)
                 .await?
@@ -103,7 +109,10 @@ async fn standalone(
 
 /// Every service in this process, sharing one set of backends; the api's public HTTP
 /// port answers `/readyz` and `/metrics` for all of them.
-async fn all_in_one(cfg: &HotlineConfig, shutdown: &CancellationToken) -> anyhow::Result<Vec<Running>> {
+async fn all_in_one(
+    cfg: &HotlineConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Vec<Running>> {
     let data_dir = cfg.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;

@@ -140,9 +140,15 @@ async fn all_in_one_is_ready_with_every_service_and_stops_on_sigterm() {
         "operator",
     ] {
         assert!(body.contains(&format!("\"service\":\"{svc}\"")), "{body}");
-        assert!(metrics.contains(&format!("hotline_{svc}_build_info")), "{metrics}");
+        assert!(
+            metrics.contains(&format!("hotline_{svc}_build_info")),
+            "{metrics}"
+        );
     }
-    assert!(dir.path().join("data/hotline.db").exists(), "embedded store is a file");
+    assert!(
+        dir.path().join("data/hotline.db").exists(),
+        "embedded store is a file"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -168,7 +174,10 @@ async fn all_in_one_is_ready_with_every_service_and_stops_on_sigterm() {
 fn the_sample_config_is_the_defaults() {
     let out = hotline().arg("default-config").output().expect("run");
     assert!(out.status.success());
-    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/hotline.toml");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/config/hotline.toml"
+    );
     let committed = std::fs::read_to_string(sample).expect("deploy/config/hotline.toml");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -180,5 +189,9 @@ fn the_sample_config_is_the_defaults() {
         .args(["--config", sample, "check-config"])
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -31,12 +31,14 @@ impl Validate for Config {}
 
 struct Api;
 
-
 const LATER: &str = "live calls arrive with the sip issue";
 
 #[tonic::async_trait]
 impl pb::ingress_service_server::IngressService for Api {
-    async fn get_call(&self, _req: Request<pb::GetCallRequest>) -> Result<Response<pb::Call>, Status> {
+    async fn get_call(
+        &self,
+        _req: Request<pb::GetCallRequest>,
+    ) -> Result<Response<pb::Call>, Status> {
         Err(Status::unimplemented(LATER))
     }
 

@@ -56,8 +56,7 @@ impl App {
             let endpoint = endpoint.clone();
             Box::pin(async move {
                 let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
-                let mut client =
-                    tonic_health::pb::health_client::HealthClient::new(channel);
+                let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
                 let resp = client
                     .check(tonic_health::pb::HealthCheckRequest {
                         service: String::new(),

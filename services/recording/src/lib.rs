@@ -31,7 +31,6 @@ impl Validate for Config {}
 
 struct Api;
 
-
 const LATER: &str = "recording arrives with the recording issue";
 
 #[tonic::async_trait]
@@ -70,7 +69,9 @@ impl App {
         host.health().add_check(backends.objects_check());
         host.health().add_check(backends.store_check());
         host.health().add_check(backends.bus_check());
-        host.add_grpc(pb::recording_service_server::RecordingServiceServer::new(Api));
+        host.add_grpc(pb::recording_service_server::RecordingServiceServer::new(
+            Api,
+        ));
         let listeners = Listeners {
             grpc: config.grpc.clone(),
             ops: config.ops.clone(),

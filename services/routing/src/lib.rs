@@ -38,10 +38,7 @@ impl Default for Config {
 
 impl Validate for Config {}
 
-fn parse<T, E: std::fmt::Display>(
-    field: &str,
-    r: Result<T, E>,
-) -> Result<T, Status> {
+fn parse<T, E: std::fmt::Display>(field: &str, r: Result<T, E>) -> Result<T, Status> {
     r.map_err(|e| Status::invalid_argument(format!("{field}: {e}")))
 }
 
@@ -60,7 +57,9 @@ fn agent_status(s: i32) -> Result<AgentStatus, Status> {
             "state: {} is set by the call flow, not by request",
             other.as_str_name()
         ))),
-        Err(_) => Err(Status::invalid_argument(format!("state: unknown value {s}"))),
+        Err(_) => Err(Status::invalid_argument(format!(
+            "state: unknown value {s}"
+        ))),
     }
 }
 
