@@ -13,6 +13,7 @@ pub mod secret;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tracecontext;
 
 pub use config::{ConfigError, ListenConfig, Loaded};
 pub use health::{Health, ReadinessCheck};

@@ -296,7 +296,15 @@ impl StartedService {
             shutdown.clone(),
         ));
 
+        let service_name = ops.name.clone();
         let grpc = tonic::transport::Server::builder()
+            .layer(
+                tower_http::trace::TraceLayer::new_for_grpc().make_span_with(
+                    move |req: &http::Request<tonic::body::Body>| {
+                        crate::tracecontext::server_span(&service_name, req)
+                    },
+                ),
+            )
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
