@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/hotline/target
 export PATH := $(HOME)/.cache/hotline/tools/bin:$(HOME)/.cargo/bin:$(PATH)
 DATA_DIR ?= ./data
 
-.PHONY: run build test test-only lint fmt bench tools backends-start backends-stop clean-data
+.PHONY: run build test lint fmt bench helm-lint tools backends-start backends-stop clean-data
 
 ## run: build and start `hotline all-in-one` (HTTP on 127.0.0.1:8080, data in ./data)
 run:
@@ -22,6 +22,7 @@ build:
 test:
 	./scripts/install-tools.sh test
 	./scripts/test.sh
+	./scripts/helm-lint.sh
 
 ## lint: formatting and clippy, warnings are errors
 lint:
@@ -30,6 +31,10 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+## helm-lint: lint, render and validate the Helm chart (offline once tools are installed)
+helm-lint:
+	./scripts/helm-lint.sh
 
 ## bench: every benchmark that exists
 bench:
