@@ -27,12 +27,21 @@ fn eph() -> ListenConfig {
     ListenConfig::new("127.0.0.1", 0)
 }
 
+/// The api's public side on port 0, with a known admin token.
+fn public(b: &TestBackends) -> hotline_api::Public {
+    hotline_api::Public {
+        http: eph(),
+        admin_token: hotline_runtime::Secret::new("test-admin-token"),
+        data_dir: b.dir.path().to_owned(),
+    }
+}
+
 /// Builds and runs all seven services on `b`, every listener on port 0.
 async fn start_all(b: &TestBackends, token: &CancellationToken) -> anyhow::Result<Vec<Started>> {
     let bk = &b.backends;
     let l = Listeners::ephemeral();
     let mut out = Vec::new();
-    let api = hotline_api::App::build(&hotline_api::Config { grpc: eph() }, &eph(), bk).await?;
+    let api = hotline_api::App::build(&hotline_api::Config { grpc: eph() }, &public(b), bk).await?;
     let api_grpc = api.grpc_addr();
     macro_rules! start {
         ($name:literal, $app:expr) => {{
@@ -471,7 +480,8 @@ async fn routing_confirms_only_the_current_fencing_token_of_the_same_tenant() ->
 async fn api_resolves_numbers_to_their_tenant() -> anyhow::Result<()> {
     let b = TestBackends::real().await?;
     let bk = &b.backends;
-    let app = hotline_api::App::build(&hotline_api::Config { grpc: eph() }, &eph(), bk).await?;
+    let app =
+        hotline_api::App::build(&hotline_api::Config { grpc: eph() }, &public(&b), bk).await?;
     let grpc = app.grpc_addr();
     let token = CancellationToken::new();
     let h = tokio::spawn(app.run_until_stopped(token.clone()));

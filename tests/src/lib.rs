@@ -19,6 +19,8 @@ use hotline_store::postgres::PgStore;
 use hotline_store::sqlite::SqliteStore;
 use sqlx::Connection;
 
+pub mod api;
+
 /// Kafka bootstrap servers (tansu).
 pub fn kafka() -> String {
     std::env::var("HOTLINE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())

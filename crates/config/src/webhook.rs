@@ -234,7 +234,7 @@ mod tests {
 
     #[test]
     fn event_types_are_the_proto_events() {
-        assert_eq!(EVENT_TYPES.len(), 18);
+        assert_eq!(EVENT_TYPES.len(), 19);
         assert!(EVENT_TYPES.contains(&"CallOffered"));
         assert!(EVENT_TYPES.contains(&"WrapUpEnded"));
     }

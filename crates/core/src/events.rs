@@ -19,7 +19,8 @@ pub const SCHEMA_VERSION: u32 = hotline_proto::SCHEMA_VERSION;
 pub struct Event {
     pub id: EventId,
     pub tenant: TenantId,
-    /// The call it belongs to; `None` for events about agents or recordings alone.
+    /// The call it belongs to; `None` for events about agents, recordings or
+    /// configuration alone.
     pub call: Option<CallId>,
     /// When it happened. Written with nanosecond precision; must lie between the Unix
     /// epoch and the end of year 9999 to be read back.
@@ -406,6 +407,37 @@ mod tests {
             ..agent_event("tenant-a")
         };
         assert_eq!(tenant_event.key(), "tenant-a");
+    }
+
+    #[test]
+    fn config_changes_are_keyed_by_their_tenant_alone() {
+        use payload::ConfigChanged;
+
+        let change = |tenant: &str, kind: &str, id: &str| Event {
+            id: EventId::generate(),
+            tenant: TenantId::new(tenant).expect("valid id"),
+            call: None,
+            occurred_at: UNIX_EPOCH,
+            payload: Payload::from(ConfigChanged {
+                kind: kind.into(),
+                id: id.into(),
+                version: 2,
+                deleted: false,
+            }),
+        };
+        // Every change of one tenant shares a key, whatever the resource, so a cache
+        // sees them in the order they were made; other tenants have keys of their own.
+        let queue = change("tenant-a", "queue", "sales");
+        let agent = change("tenant-a", "agent", "a1");
+        assert_eq!(queue.key(), "tenant-a");
+        assert_eq!(agent.key(), "tenant-a");
+        assert_eq!(change("tenant-b", "queue", "sales").key(), "tenant-b");
+        assert_eq!(queue.kind(), "ConfigChanged");
+
+        // Through the wire and back, the key is unchanged.
+        let decoded = Event::decode(&queue.encode_to_vec()).expect("decodes");
+        assert_eq!(decoded.key(), "tenant-a");
+        assert_eq!(decoded, queue);
     }
 
     #[test]

@@ -352,6 +352,22 @@ fn wrap_up_ended() -> impl Strategy<Value = Payload> {
     })
 }
 
+fn config_changed() -> impl Strategy<Value = Payload> {
+    // Ids up to the 128-byte limit: printable ASCII up to 128 characters, or any
+    // non-control characters up to 32 (at most 4 bytes each).
+    let id = prop_oneof!["[ -~]{1,128}", "[^\\p{Cc}]{1,32}"];
+    // `deleted` and `version` are drawn independently: decoding does not tie them.
+    ("[a-z0-9-]{1,64}", id, 0..=i64::MAX, any::<bool>()).prop_map(|(kind, id, version, deleted)| {
+        ConfigChanged {
+            kind,
+            id,
+            version,
+            deleted,
+        }
+        .into()
+    })
+}
+
 /// Every event type, equally likely.
 fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
@@ -373,6 +389,7 @@ fn payload() -> impl Strategy<Value = Payload> {
         queue_position_changed(),
         call_overflowed(),
         wrap_up_ended(),
+        config_changed(),
     ]
 }
 

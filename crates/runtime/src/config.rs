@@ -109,6 +109,21 @@ impl<T> Loaded<T> {
     pub fn source(&self, setting: &str) -> Source {
         lookup_source(&self.sources, setting)
     }
+
+    /// Fills in where the value came from on an error raised after loading (checks a
+    /// command makes of its own, e.g. a standalone service refusing in-process backends).
+    pub fn locate(&self, err: ConfigError) -> ConfigError {
+        match err {
+            ConfigError::Invalid {
+                setting, message, ..
+            } => ConfigError::Invalid {
+                origin: self.source(&setting),
+                setting,
+                message,
+            },
+            other => other,
+        }
+    }
 }
 
 fn lookup_source(sources: &BTreeMap<String, Source>, setting: &str) -> Source {

@@ -6,15 +6,28 @@
 //! (migrations in `migrations/sqlite`). Both pass the same conformance suite
 //! (`tests/conformance.rs`). Every tenant-owned row carries its tenant id and every
 //! tenant-scoped query filters on it.
+//!
+//! Besides tenants and their numbers the store keeps what the `api` service needs:
+//! versioned configuration [`documents`] with a transactional outbox for their
+//! change events, API keys and idempotency records ([`keys`]), and the call log ([`calls`]).
 
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use hotline_core::{EventId, TenantId};
+use hotline_core::{CallId, EventId, TenantId};
 
+pub mod calls;
+pub mod documents;
+pub mod keys;
 pub mod postgres;
 pub mod sqlite;
 
+pub use calls::{CallEventRow, CallFilter, CallPatch, CallRecord, merge_call};
+pub use documents::{
+    DEFAULT_PAGE_LIMIT, Document, DocumentWrite, Expect, MAX_PAGE_LIMIT, OutboxEntry, OutboxFn,
+    OutboxRow, Page,
+};
+pub use keys::{API_KEY_ROLES, ApiKey, ApiKeyNew, IdempotentResponse};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -29,6 +42,13 @@ pub enum Error {
     Conflict { what: String },
     #[error("{what} not found")]
     NotFound { what: String },
+    /// An `If-Match` write or delete ([`Expect::Version`]) found another version.
+    #[error("{what} is at version {current}, not {expected}")]
+    VersionMismatch {
+        what: String,
+        expected: i64,
+        current: i64,
+    },
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },
     /// Bad input: a value the store refuses before it reaches the database.
@@ -102,28 +122,79 @@ pub struct PhoneNumber {
 }
 
 /// The durable store.
+///
+/// Methods ending in `_with` take an [`OutboxEntry`] that is appended to the outbox in
+/// the same transaction as the change, and only when the change is made; the plain
+/// method is the same without one.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Checks that the database answers (for readiness).
     async fn ping(&self) -> Result<()>;
 
+    // --- tenants -------------------------------------------------------------------
+
     /// Creates a tenant; `Conflict` when the id is taken.
-    async fn create_tenant(&self, tenant: NewTenant) -> Result<Tenant>;
+    async fn create_tenant(&self, tenant: NewTenant) -> Result<Tenant> {
+        self.create_tenant_with(tenant, None).await
+    }
+    /// [`Store::create_tenant`], publishing `outbox` with it.
+    async fn create_tenant_with(
+        &self,
+        tenant: NewTenant,
+        outbox: Option<OutboxEntry>,
+    ) -> Result<Tenant>;
     /// A tenant by id.
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>>;
     /// All tenants, ordered by id (provider view).
     async fn tenants(&self) -> Result<Vec<Tenant>>;
     /// Suspends or reactivates a tenant; `NotFound` when it does not exist.
-    async fn set_tenant_status(&self, id: &TenantId, status: TenantStatus) -> Result<()>;
+    async fn set_tenant_status(&self, id: &TenantId, status: TenantStatus) -> Result<()> {
+        self.set_tenant_status_with(id, status, None).await
+    }
+    /// [`Store::set_tenant_status`], publishing `outbox` with it.
+    async fn set_tenant_status_with(
+        &self,
+        id: &TenantId,
+        status: TenantStatus,
+        outbox: Option<OutboxEntry>,
+    ) -> Result<()>;
+    /// Deletes a tenant and everything it owns (numbers, documents, API keys,
+    /// idempotency records, calls and their events, pending outbox rows) in one
+    /// transaction; `false` when there is no such tenant. Consumers' dedup markers
+    /// (`mark_processed`) are kept, so a late redelivery cannot apply an old event again.
+    async fn delete_tenant(&self, id: &TenantId) -> Result<bool> {
+        self.delete_tenant_with(id, None).await
+    }
+    /// [`Store::delete_tenant`], publishing `outbox` with it (written after the tenant's
+    /// pending rows are removed, so it survives them).
+    async fn delete_tenant_with(&self, id: &TenantId, outbox: Option<OutboxEntry>) -> Result<bool>;
+
+    // --- phone numbers -------------------------------------------------------------
 
     /// Assigns a number to a tenant; `Conflict` when any tenant already has it.
-    async fn add_number(&self, number: PhoneNumber) -> Result<()>;
+    async fn add_number(&self, number: PhoneNumber) -> Result<()> {
+        self.add_number_with(number, None).await
+    }
+    /// [`Store::add_number`], publishing `outbox` with it.
+    async fn add_number_with(&self, number: PhoneNumber, outbox: Option<OutboxEntry>)
+    -> Result<()>;
     /// The numbers of one tenant, ordered by number.
     async fn numbers(&self, tenant: &TenantId) -> Result<Vec<PhoneNumber>>;
     /// Which tenant a dialled number belongs to (platform-wide; used by ingress).
     async fn resolve_number(&self, number: &str) -> Result<Option<PhoneNumber>>;
     /// Removes one of the tenant's numbers; `false` when the tenant has no such number.
-    async fn remove_number(&self, tenant: &TenantId, number: &str) -> Result<bool>;
+    async fn remove_number(&self, tenant: &TenantId, number: &str) -> Result<bool> {
+        self.remove_number_with(tenant, number, None).await
+    }
+    /// [`Store::remove_number`], publishing `outbox` with it (only when one is removed).
+    async fn remove_number_with(
+        &self,
+        tenant: &TenantId,
+        number: &str,
+        outbox: Option<OutboxEntry>,
+    ) -> Result<bool>;
+
+    // --- event consumers -----------------------------------------------------------
 
     /// Records that `consumer` has applied event `event` of `tenant`. Returns `false`
     /// when it had been recorded before (a redelivery to skip). This is how a consumer's
@@ -134,6 +205,127 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         tenant: &TenantId,
         event: &EventId,
     ) -> Result<bool>;
+
+    // --- configuration documents ---------------------------------------------------
+
+    /// Creates or replaces a document as `expect` allows, with `doc.outbox` appended to
+    /// the outbox in the same transaction. Returns the stored document (version 1 when
+    /// created, one more than before when replaced). Fails, changing nothing and
+    /// publishing nothing, with `Conflict` ([`Expect::Absent`] and it exists),
+    /// `VersionMismatch` or `NotFound` ([`Expect::Version`]), `NotFound` for an unknown
+    /// tenant, `Invalid` for bad fields.
+    async fn put_document(&self, doc: DocumentWrite, expect: Expect) -> Result<Document> {
+        self.put_document_with(doc, expect, None).await
+    }
+    /// [`Store::put_document`], publishing the entry `outbox` builds from the stored
+    /// document (e.g. a `ConfigChanged` carrying the new version) instead of
+    /// `doc.outbox`; giving both is `Invalid`. The builder runs inside the transaction,
+    /// only when the write succeeds; an entry it builds that is invalid fails the write.
+    async fn put_document_with(
+        &self,
+        doc: DocumentWrite,
+        expect: Expect,
+        outbox: Option<OutboxFn>,
+    ) -> Result<Document>;
+    /// One document of the tenant; `None` also for an id that cannot exist.
+    async fn document(&self, tenant: &TenantId, kind: &str, id: &str) -> Result<Option<Document>>;
+    /// One page of the tenant's documents of `kind`, ordered by id (bytewise).
+    async fn documents(&self, tenant: &TenantId, kind: &str, page: Page) -> Result<Vec<Document>>;
+    /// Deletes a document as `expect` allows ([`Expect::Absent`] is `Invalid`), with
+    /// `outbox` appended when, and only when, a document is deleted. `Ok(false)` when
+    /// there is none and `expect` is [`Expect::Any`]; `NotFound` for
+    /// [`Expect::Version`].
+    async fn delete_document(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        id: &str,
+        expect: Expect,
+        outbox: Option<OutboxEntry>,
+    ) -> Result<bool>;
+
+    // --- outbox --------------------------------------------------------------------
+
+    /// The oldest `limit` (at least 1, capped at [`MAX_PAGE_LIMIT`]) unacknowledged
+    /// outbox rows of all tenants, oldest first. Rows stay until acknowledged, so a
+    /// relay that crashes between publishing and acknowledging publishes them again
+    /// (at-least-once; consumers deduplicate on the event id inside the payload).
+    /// `seq` order is commit order for changes of one document (they serialize on its
+    /// row); across documents PostgreSQL may commit a later `seq` first, so a relay can
+    /// publish it before an earlier one, which is published on a later poll, never lost.
+    async fn outbox_pending(&self, limit: u32) -> Result<Vec<OutboxRow>>;
+    /// Removes published rows; returns how many existed.
+    async fn outbox_ack(&self, seqs: &[i64]) -> Result<u64>;
+
+    // --- API keys ------------------------------------------------------------------
+
+    /// Stores a new key; `Conflict` when its id or hash is taken, `NotFound` for an
+    /// unknown tenant.
+    async fn create_api_key(&self, key: ApiKeyNew) -> Result<ApiKey> {
+        self.create_api_key_with(key, None).await
+    }
+    /// [`Store::create_api_key`], publishing `outbox` with it.
+    async fn create_api_key_with(
+        &self,
+        key: ApiKeyNew,
+        outbox: Option<OutboxEntry>,
+    ) -> Result<ApiKey>;
+    /// The key with this secret hash, revoked or not (check [`ApiKey::is_active`]);
+    /// platform-wide, for authentication.
+    async fn api_key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>>;
+    /// The tenant's keys, revoked ones too, oldest first.
+    async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>>;
+    /// Revokes one of the tenant's keys; `true` when this call revoked it, `false` when
+    /// the tenant has no such key or it was revoked before (its `revoked_at` is kept).
+    async fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool> {
+        self.revoke_api_key_with(tenant, id, None).await
+    }
+    /// [`Store::revoke_api_key`], publishing `outbox` when this call revokes the key.
+    async fn revoke_api_key_with(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        outbox: Option<OutboxEntry>,
+    ) -> Result<bool>;
+    /// Records a use of the key at `at` (best effort: never moves `last_used_at` back,
+    /// and an unknown id is not an error).
+    async fn touch_api_key(&self, id: &str, at: SystemTime) -> Result<()>;
+
+    // --- idempotency ---------------------------------------------------------------
+
+    /// The answer stored under the tenant's idempotency key, if any.
+    async fn idempotency_get(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<IdempotentResponse>>;
+    /// Stores the answer under the tenant's idempotency key; `false` when one was
+    /// stored first (it is kept: read it with [`Store::idempotency_get`]).
+    async fn idempotency_put(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        request_hash: &[u8; 32],
+        status: u16,
+        body: &str,
+    ) -> Result<bool>;
+    /// Removes the records of all tenants stored before `older_than`; returns how many.
+    async fn idempotency_expire(&self, older_than: SystemTime) -> Result<u64>;
+
+    // --- call log ------------------------------------------------------------------
+
+    /// Stores a call event and folds `patch` into its call ([`merge_call`]), in one
+    /// transaction. `Ok(false)`, changing nothing, when the tenant already has an event
+    /// with this id (a redelivery). `NotFound` for an unknown tenant.
+    async fn apply_call_event(&self, event: CallEventRow, patch: CallPatch) -> Result<bool>;
+    /// The tenant's calls matching `filter`, newest first.
+    async fn calls(&self, tenant: &TenantId, filter: CallFilter) -> Result<Vec<CallRecord>>;
+    /// One call of the tenant with its events, ordered by time then event id.
+    async fn call(
+        &self,
+        tenant: &TenantId,
+        call: &CallId,
+    ) -> Result<Option<(CallRecord, Vec<CallEventRow>)>>;
 }
 
 /// Longest E.164 number: a country code and subscriber number of at most 15 digits.
@@ -207,6 +399,76 @@ fn validate_consumer(consumer: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Checks an identifier the store keys rows by (document kinds and ids, API key ids,
+/// event types): the rule of [`hotline_core::TenantId`], so ids are safe in keys,
+/// paths and URLs.
+fn validate_key(what: &'static str, s: &str) -> Result<()> {
+    let invalid = |reason: String| Error::Invalid { what, reason };
+    if s.is_empty() {
+        return Err(invalid("is empty".to_owned()));
+    }
+    if s.len() > hotline_core::ids::MAX_ID_LEN {
+        return Err(invalid(format!(
+            "is longer than {} bytes",
+            hotline_core::ids::MAX_ID_LEN
+        )));
+    }
+    if let Some(found) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(invalid(format!(
+            "contains {found:?}; allowed are ASCII letters, digits, '-', '_' and '.'"
+        )));
+    }
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            "must start with an ASCII letter or digit".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks free text: at most `max_chars` characters and no NUL, which PostgreSQL text
+/// cannot hold (SQLite could, so refusing it keeps the backends alike).
+fn check_text(what: &'static str, s: &str, max_chars: usize) -> Result<()> {
+    if s.contains('\0') {
+        return Err(Error::Invalid {
+            what,
+            reason: "contains a NUL character".to_owned(),
+        });
+    }
+    if max_chars != usize::MAX && s.chars().count() > max_chars {
+        return Err(Error::Invalid {
+            what,
+            reason: format!("is longer than {max_chars} characters"),
+        });
+    }
+    Ok(())
+}
+
+/// Latest time the store keeps: 9999-12-31T23:59:59.999999Z, in microseconds.
+const MAX_TIME_MICROS: i64 = 253_402_300_799_999_999;
+
+/// Checks a caller-supplied time (1970 to 9999, which both databases hold exactly) and
+/// truncates it to the microsecond they keep.
+fn check_time(what: &'static str, t: SystemTime) -> Result<SystemTime> {
+    let micros = to_micros(t);
+    if micros < 0 {
+        return Err(Error::Invalid {
+            what,
+            reason: "is before 1970".to_owned(),
+        });
+    }
+    if micros > MAX_TIME_MICROS {
+        return Err(Error::Invalid {
+            what,
+            reason: "is after the year 9999".to_owned(),
+        });
+    }
+    Ok(from_micros(micros))
 }
 
 /// Maps a failed insert: a unique violation is a `Conflict` on `what`, a foreign-key
@@ -342,6 +604,54 @@ mod tests {
         for m in [0, 1, -1, 1_700_000_000_123_456, -86_400_000_000] {
             assert_eq!(to_micros(from_micros(m)), m);
         }
+    }
+
+    #[test]
+    fn keys_follow_the_id_rule() {
+        for ok in ["queue", "ivr-menu", "q1", "A.b_c-9", &"x".repeat(64)] {
+            assert!(validate_key("k", ok).is_ok(), "{ok}");
+        }
+        for (bad, reason) in [
+            ("", "is empty"),
+            ("a b", "contains ' '"),
+            ("a/b", "contains '/'"),
+            ("é", "contains 'é'"),
+            ("-a", "must start"),
+            (".a", "must start"),
+        ] {
+            match validate_key("k", bad) {
+                Err(Error::Invalid {
+                    what: "k",
+                    reason: r,
+                }) => {
+                    assert!(r.contains(reason), "{bad:?}: {r}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(validate_key("k", &"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn text_refuses_nul_and_counts_characters() {
+        assert!(check_text("t", "ÜÜ", 2).is_ok());
+        assert!(check_text("t", "ÜÜÜ", 2).is_err());
+        assert!(check_text("t", "a\0b", usize::MAX).is_err());
+        assert!(check_text("t", "", 0).is_ok());
+    }
+
+    #[test]
+    fn times_are_bounded_and_truncated() {
+        let epoch = SystemTime::UNIX_EPOCH;
+        assert_eq!(check_time("t", epoch).ok(), Some(epoch));
+        assert_eq!(
+            check_time("t", epoch + Duration::from_nanos(1_999)).ok(),
+            Some(epoch + Duration::from_micros(1))
+        );
+        let last = from_micros(MAX_TIME_MICROS);
+        assert_eq!(check_time("t", last).ok(), Some(last));
+        assert!(check_time("t", last + Duration::from_micros(1)).is_err());
+        assert!(check_time("t", epoch - Duration::from_micros(1)).is_err());
     }
 
     #[test]

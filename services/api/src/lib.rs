@@ -1,17 +1,23 @@
 //! The `api` service: tenant onboarding and configuration, the public HTTP API, and the
 //! configuration every other service reads over gRPC.
 //!
-//! This first version serves `ConfigService.ResolveNumber` (which tenant and entry flow a
-//! dialled number starts) from the durable store, and the public HTTP listener with
-//! `/healthz`, `/readyz` and `/metrics`. Tenant management, API keys and the REST
-//! resources come with the tenant-onboarding issue, which brings their authentication.
+//! Serves `ConfigService.ResolveNumber` (which tenant and entry flow a dialled number
+//! starts) to the other services, and the public REST API ([`http`]) authenticated by the
+//! provider's admin token or a tenant's API keys ([`auth`]), next to `/healthz`,
+//! `/readyz` and `/metrics`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+
+pub mod auth;
+pub mod http;
+pub mod outbox;
+pub mod resources;
 
 use hotline_backends::Backends;
 use hotline_proto::v1 as pb;
 use hotline_runtime::config::{ListenConfig, Validate};
-use hotline_runtime::{ServiceHost, StartError, StartedService, internal_status};
+use hotline_runtime::{Secret, ServiceHost, StartError, StartedService, internal_status};
 use hotline_store::{Store, TenantStatus};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
@@ -110,20 +116,54 @@ impl pb::tenant_service_server::TenantService for TenantApi {
     }
 }
 
+/// What the api needs beyond its own section: the public listener and the provider's
+/// admin token (top-level `http` and `admin_token` settings).
+#[derive(Debug, Clone)]
+pub struct Public {
+    pub http: ListenConfig,
+    /// Empty: use (or create and print once) `<data_dir>/admin-token`.
+    pub admin_token: Secret,
+    pub data_dir: PathBuf,
+}
+
 /// The api service, built and bound.
 #[derive(Debug)]
 pub struct App(StartedService);
 
 impl App {
-    /// Binds gRPC on `config.grpc` and the public HTTP API on `http`.
+    /// Binds gRPC on `config.grpc` and the public HTTP API on `public.http`.
     pub async fn build(
         config: &Config,
-        http: &ListenConfig,
+        public: &Public,
         backends: &Backends,
     ) -> Result<Self, StartError> {
         config.validate()?;
         let grpc = config.grpc.addr("api.grpc")?;
-        let http = http.addr("http")?;
+        let http = public.http.addr("http")?;
+        let (admin, fresh) =
+            auth::load_or_create_admin_token(&public.admin_token, &public.data_dir).map_err(
+                |e| {
+                    hotline_runtime::config::ConfigError::invalid(
+                        "admin_token",
+                        format!(
+                            "unset, and {} cannot hold a generated one: {e}",
+                            public.data_dir.join("admin-token").display()
+                        ),
+                    )
+                },
+            )?;
+        if fresh {
+            // Printed once, to the terminal rather than the log pipeline, as Jenkins and
+            // Argo CD do with their first admin password.
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "\nhotline: generated the provider admin token (kept in {}):\n\n    {}\n",
+                    public.data_dir.join("admin-token").display(),
+                    admin.expose()
+                );
+            }
+        }
         let mut host = ServiceHost::new("api");
         host.health().add_check(backends.store_check());
         host.health().add_check(backends.objects_check());
@@ -136,6 +176,16 @@ impl App {
         host.add_grpc(pb::tenant_service_server::TenantServiceServer::new(
             TenantApi,
         ));
+        let store = backends.store.clone();
+        let publisher =
+            hotline_bus::Publisher::new(backends.bus.clone(), backends.topics.events.clone());
+        host.spawn("outbox-relay", move |token| {
+            outbox::relay(store, publisher, token)
+        });
+        host.merge_http(http::router(Arc::new(http::ApiState {
+            store: backends.store.clone(),
+            auth: auth::Authenticator::new(admin, backends.store.clone()),
+        })));
         Ok(Self(host.bind(grpc, Some(http)).await?))
     }
 }

@@ -16,6 +16,9 @@ pub struct HotlineConfig {
     pub data_dir: String,
     /// How long draining may take after SIGTERM/SIGINT before the process exits anyway.
     pub grace_period_seconds: u64,
+    /// The provider's admin token (creates and suspends tenants). Empty: generated on
+    /// first start into `<data_dir>/admin-token` and printed once.
+    pub admin_token: hotline_runtime::Secret,
     /// The public HTTP API (the api service). In all-in-one it also answers `/readyz`
     /// and `/metrics` for every service.
     pub http: ListenConfig,
@@ -38,6 +41,7 @@ impl Default for HotlineConfig {
         Self {
             data_dir: "./data".into(),
             grace_period_seconds: 20,
+            admin_token: hotline_runtime::Secret::default(),
             http: ListenConfig::new("127.0.0.1", 8080),
             telemetry: TelemetryConfig::default(),
             bus: BusConfig::default(),
@@ -63,6 +67,15 @@ impl HotlineConfig {
             state: self.state.clone(),
             store: self.store.clone(),
             objects: self.objects.clone(),
+        }
+    }
+
+    /// What the api service needs beyond its section.
+    pub fn api_public(&self) -> hotline_api::Public {
+        hotline_api::Public {
+            http: self.http.clone(),
+            admin_token: self.admin_token.clone(),
+            data_dir: self.data_dir(),
         }
     }
 

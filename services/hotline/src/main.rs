@@ -67,24 +67,33 @@ fn main() -> ExitCode {
     }
     // Configuration is loaded and checked before any runtime, listener or backend exists,
     // so a bad setting fails fast and names itself.
-    let loaded = match hotline_runtime::config::load::<config::HotlineConfig>(
-        cli.config.as_deref(),
-        std::env::vars(),
-    ) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("hotline: configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut cfg = loaded.config;
+    // HOTLINE_CONFIG names the file (read by clap above); it is not a setting.
+    let env = std::env::vars().filter(|(k, _)| k != "HOTLINE_CONFIG");
+    let loaded =
+        match hotline_runtime::config::load::<config::HotlineConfig>(cli.config.as_deref(), env) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("hotline: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let mut cfg = loaded.config.clone();
     if let Command::AllInOne {
         data_dir: Some(dir),
     } = &cli.command
     {
         cfg.data_dir = dir.display().to_string();
     }
+    if run::is_standalone(&cli.command)
+        && let Err(e) = cfg.backends().validate_for_standalone("")
+    {
+        eprintln!("hotline: configuration error: {}", loaded.locate(e));
+        return ExitCode::from(2);
+    }
     if cli.command == Command::CheckConfig {
+        for var in &loaded.unknown_env {
+            eprintln!("warning: environment variable {var} names no setting; ignored");
+        }
         eprintln!("{cfg:#?}");
         return ExitCode::SUCCESS;
     }

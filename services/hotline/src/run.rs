@@ -27,6 +27,19 @@ pub fn name(cmd: &Command) -> &'static str {
     }
 }
 
+/// Whether `cmd` runs one service on shared backends (so in-process ones cannot serve).
+pub fn is_standalone(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Ingress
+            | Command::Routing
+            | Command::Recording
+            | Command::Crm
+            | Command::Analytics
+            | Command::Api
+    )
+}
+
 type Running = BoxFuture<'static, Result<(), StartError>>;
 
 /// Runs `cmd` until SIGTERM/SIGINT, then drains within the grace period.
@@ -92,7 +105,7 @@ async fn standalone(
                 .run_until_stopped(s),
         ),
         Command::Api => Box::pin(
-            hotline_api::App::build(&cfg.api, &cfg.http, &backends)
+            hotline_api::App::build(&cfg.api, &cfg.api_public(), &backends)
                 .await?
                 .run_until_stopped(s),
         ),
@@ -120,7 +133,7 @@ async fn all_in_one(
         .await
         .context("connecting backends")?;
 
-    let mut api = hotline_api::App::build(&cfg.api, &cfg.http, &backends).await?;
+    let mut api = hotline_api::App::build(&cfg.api, &cfg.api_public(), &backends).await?;
     let mut operator_cfg = cfg.operator.clone();
     operator_cfg.api_endpoint = format!("http://{}", api.grpc_addr());
     let ingress = hotline_ingress::App::build(&cfg.ingress, &backends).await?;

@@ -62,9 +62,36 @@ fn a_bad_setting_fails_before_anything_starts_and_names_itself() {
 #[test]
 fn a_standalone_service_refuses_in_process_backends() {
     let (code, err) = run_bad(&["routing"], &[]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("bus.kind"), "{err}");
     assert!(err.contains("all-in-one"), "{err}");
+
+    // The error says where the value came from.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("hotline.toml");
+    std::fs::write(&cfg, "[bus]\nkind = \"memory\"\n").expect("write");
+    let (code, err) = run_bad(&["--config", &cfg.display().to_string(), "crm"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("from file {}", cfg.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_config_file_variable_is_not_taken_for_a_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("hotline.toml");
+    std::fs::write(&cfg, "grace_period_seconds = 7\n").expect("write");
+    let out = hotline()
+        .arg("check-config")
+        .env("HOTLINE_CONFIG", &cfg)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("grace_period_seconds: 7"), "{err}");
+    assert!(!err.contains("names no setting"), "{err}");
 }
 
 fn free_port() -> u16 {

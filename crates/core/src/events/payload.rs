@@ -2,7 +2,8 @@
 //!
 //! One domain type per message of the `Envelope.payload` oneof in
 //! `proto/hotline/v1/events.proto`, grouped by what they are about: the call's path
-//! (`call`), the agent (`agent`) and what a call leaves behind (`followup`). Each has a
+//! (`call`), the agent (`agent`), what a call leaves behind (`followup`) and the
+//! tenant's configuration (`config`). Each has a
 //! `TryFrom<pb::…>` that validates what comes from the bus (ids typed as [`AgentId`] /
 //! [`QueueId`], enum numbers known and not `UNSPECIFIED`, required oneofs set, required
 //! strings non-empty) and a `From<…> for pb::…` that writes it back. An empty optional
@@ -24,6 +25,7 @@ use crate::ids::IdError;
 
 mod agent;
 mod call;
+mod config;
 mod enums;
 mod followup;
 
@@ -33,6 +35,7 @@ pub use call::{
     CallResumed, CallTransferred, IvrAction, IvrPathChosen, OverflowTarget, QueuePositionChanged,
     ReservationRejected, TransferTarget,
 };
+pub use config::ConfigChanged;
 pub use enums::{AgentState, Disposition, OverflowRule, Party, RejectionReason, TransferKind};
 pub use followup::{CallbackRequested, RecordingStored, SurveyAnswered, VoicemailLeft};
 
@@ -107,11 +110,13 @@ payloads! {
     QueuePositionChanged,
     CallOverflowed,
     WrapUpEnded,
+    ConfigChanged,
 }
 
 impl Payload {
     /// The subject of an event about an agent alone (`AgentStateChanged`, `WrapUpEnded`):
-    /// the agent id. `None` for every other event type.
+    /// the agent id. `None` for every other event type, so an event without a call id
+    /// (e.g. `ConfigChanged`) is keyed by its tenant alone.
     pub fn subject(&self) -> Option<String> {
         match self {
             Self::AgentStateChanged(e) => Some(e.agent_id.to_string()),

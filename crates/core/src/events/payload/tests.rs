@@ -129,6 +129,15 @@ fn overflowed() -> pb::CallOverflowed {
     }
 }
 
+fn config_changed() -> pb::ConfigChanged {
+    pb::ConfigChanged {
+        kind: "ivr-menu".into(),
+        id: "main menu".into(),
+        version: 3,
+        deleted: false,
+    }
+}
+
 /// Each case: a wire payload valid but for one field, and the error it must give.
 fn rejections() -> Vec<(&'static str, Wire, DecodeError)> {
     use pb::call_overflowed::Target as OT;
@@ -687,6 +696,104 @@ fn rejections() -> Vec<(&'static str, Wire, DecodeError)> {
             Wire::WrapUpEnded(pb::WrapUpEnded::default()),
             empty_id("agent_id", "agent"),
         ),
+        // ConfigChanged
+        (
+            "config empty kind",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                kind: String::new(),
+                ..config_changed()
+            }),
+            invalid("kind", "empty"),
+        ),
+        (
+            "config kind too long",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                kind: "k".repeat(65),
+                ..config_changed()
+            }),
+            invalid("kind", "longer than 64 bytes"),
+        ),
+        (
+            "config kind upper case",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                kind: "Queue".into(),
+                ..config_changed()
+            }),
+            invalid("kind", "contains 'Q'; allowed are a-z, 0-9 and '-'"),
+        ),
+        (
+            "config kind underscore",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                kind: "ivr_menu".into(),
+                ..config_changed()
+            }),
+            invalid("kind", "contains '_'; allowed are a-z, 0-9 and '-'"),
+        ),
+        (
+            "config kind slash",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                kind: "queue/../agent".into(),
+                ..config_changed()
+            }),
+            invalid("kind", "contains '/'; allowed are a-z, 0-9 and '-'"),
+        ),
+        (
+            "config empty id",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                id: String::new(),
+                ..config_changed()
+            }),
+            invalid("id", "empty"),
+        ),
+        (
+            "config id too long",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                // 43 three-byte characters: 43 characters, 129 bytes.
+                id: "€".repeat(43),
+                ..config_changed()
+            }),
+            invalid("id", "longer than 128 bytes"),
+        ),
+        (
+            "config id with newline",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                id: "sales\nforged log line".into(),
+                ..config_changed()
+            }),
+            invalid("id", "contains control character '\\n'"),
+        ),
+        (
+            "config id with nul",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                id: "sales\u{0}".into(),
+                ..config_changed()
+            }),
+            invalid("id", "contains control character '\\0'"),
+        ),
+        (
+            "config id with c1 control",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                id: "sales\u{85}".into(),
+                ..config_changed()
+            }),
+            invalid("id", "contains control character '\\u{85}'"),
+        ),
+        (
+            "config negative version",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                version: -1,
+                ..config_changed()
+            }),
+            invalid("version", "-1 is negative"),
+        ),
+        (
+            "config min version",
+            Wire::ConfigChanged(pb::ConfigChanged {
+                version: i64::MIN,
+                ..config_changed()
+            }),
+            invalid("version", "-9223372036854775808 is negative"),
+        ),
     ]
 }
 
@@ -738,6 +845,7 @@ fn wire_kind(w: &Wire) -> &'static str {
         Wire::QueuePositionChanged(_) => "QueuePositionChanged",
         Wire::CallOverflowed(_) => "CallOverflowed",
         Wire::WrapUpEnded(_) => "WrapUpEnded",
+        Wire::ConfigChanged(_) => "ConfigChanged",
     }
 }
 
@@ -760,6 +868,7 @@ fn fixtures_are_valid_so_each_case_fails_for_its_one_field() {
         Wire::CallbackRequested(callback()),
         Wire::SurveyAnswered(survey()),
         Wire::CallOverflowed(overflowed()),
+        Wire::ConfigChanged(config_changed()),
     ] {
         let kind = wire_kind(&wire);
         let payload = Payload::try_from(wire).expect("fixture is valid");
@@ -881,11 +990,74 @@ fn subject_is_the_agent_for_agent_only_events() {
 
 #[test]
 fn kinds_are_unique_and_cover_the_wire_oneof() {
-    assert_eq!(Payload::KINDS.len(), 18);
+    assert_eq!(Payload::KINDS.len(), 19);
     let mut k = Payload::KINDS.to_vec();
     k.sort_unstable();
     k.dedup();
-    assert_eq!(k.len(), 18);
+    assert_eq!(k.len(), 19);
+    assert_eq!(Payload::KINDS.last(), Some(&"ConfigChanged"), "wire order");
+}
+
+#[test]
+fn config_changed_accepts_its_limits_and_leaves_delete_and_version_unchecked() {
+    let at_limits = pb::ConfigChanged {
+        kind: "a".repeat(ConfigChanged::MAX_KIND_LEN),
+        // 32 four-byte characters: exactly 128 bytes.
+        id: "🎧".repeat(32),
+        version: i64::MAX,
+        deleted: false,
+    };
+    let decoded = ConfigChanged::try_from(at_limits.clone()).expect("at the limits is valid");
+    assert_eq!(decoded.id.len(), ConfigChanged::MAX_ID_LEN);
+    assert_eq!(pb::ConfigChanged::from(decoded), at_limits);
+
+    // Ids are free text apart from control characters: spaces, '/', non-ASCII are kept.
+    for id in ["main menu", "acme/sales", "Ünïcode-ïd", "a"] {
+        let m = pb::ConfigChanged {
+            id: id.into(),
+            ..config_changed()
+        };
+        assert_eq!(ConfigChanged::try_from(m).map(|c| c.id), Ok(id.to_owned()));
+    }
+    for kind in ["queue", "api-key", "ivr-menu", "tenant", "v2", "-"] {
+        let m = pb::ConfigChanged {
+            kind: kind.into(),
+            ..config_changed()
+        };
+        assert_eq!(
+            ConfigChanged::try_from(m).map(|c| c.kind),
+            Ok(kind.to_owned())
+        );
+    }
+
+    // Whether `deleted` agrees with `version == 0` is deliberately not checked: all four
+    // combinations decode, and each comes back out as it went in.
+    for (version, deleted) in [(0, true), (4, false), (0, false), (4, true)] {
+        let m = pb::ConfigChanged {
+            version,
+            deleted,
+            ..config_changed()
+        };
+        let c = ConfigChanged::try_from(m.clone()).expect("lenient on delete/version");
+        assert_eq!((c.version, c.deleted), (version, deleted));
+        assert_eq!(pb::ConfigChanged::from(c), m);
+    }
+}
+
+#[test]
+fn config_changed_has_no_subject() {
+    let p = Payload::try_from(Wire::ConfigChanged(config_changed())).expect("valid");
+    assert_eq!(p.kind(), "ConfigChanged");
+    assert_eq!(p.subject(), None);
+    assert_eq!(
+        p,
+        Payload::ConfigChanged(ConfigChanged {
+            kind: "ivr-menu".into(),
+            id: "main menu".into(),
+            version: 3,
+            deleted: false,
+        })
+    );
 }
 
 #[test]
