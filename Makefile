@@ -13,7 +13,7 @@ DATA_DIR ?= ./data
 run:
 	./scripts/install-tools.sh run
 	cargo build -p hotline
-	$(CARGO_TARGET_DIR)/debug/hotline all-in-one --data-dir $(DATA_DIR)
+	$(CARGO_TARGET_DIR)/debug/hotline all-in-one --demo --data-dir $(DATA_DIR)
 
 build:
 	cargo build --workspace --all-targets

@@ -50,6 +50,11 @@ start() {
         wait_port "$S3_PORT" s3s
     fi
     for _ in $(seq 1 50); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 0.2; done
+    # Databases a test could not drop (it failed or was killed) in an earlier run.
+    for db in $(psql -h 127.0.0.1 -U postgres -d postgres -tAc \
+            "select datname from pg_database where datname like 'hotline_test_%'" 2>/dev/null); do
+        psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+    done
     echo "export HOTLINE_TEST_KAFKA=127.0.0.1:$KAFKA_PORT"
     echo "export HOTLINE_TEST_REDIS=redis://127.0.0.1:6379"
     echo "export HOTLINE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres"

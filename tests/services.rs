@@ -33,6 +33,7 @@ fn public(b: &TestBackends) -> hotline_api::Public {
         http: eph(),
         admin_token: hotline_runtime::Secret::new("test-admin-token"),
         data_dir: b.dir.path().to_owned(),
+        demo: false,
     }
 }
 
@@ -41,7 +42,15 @@ async fn start_all(b: &TestBackends, token: &CancellationToken) -> anyhow::Resul
     let bk = &b.backends;
     let l = Listeners::ephemeral();
     let mut out = Vec::new();
-    let api = hotline_api::App::build(&hotline_api::Config { grpc: eph() }, &public(b), bk).await?;
+    let api = hotline_api::App::build(
+        &hotline_api::Config {
+            grpc: eph(),
+            consumer_group: format!("api-{}", hotline_tests::unique()),
+        },
+        &public(b),
+        bk,
+    )
+    .await?;
     let api_grpc = api.grpc_addr();
     macro_rules! start {
         ($name:literal, $app:expr) => {{
@@ -480,8 +489,15 @@ async fn routing_confirms_only_the_current_fencing_token_of_the_same_tenant() ->
 async fn api_resolves_numbers_to_their_tenant() -> anyhow::Result<()> {
     let b = TestBackends::real().await?;
     let bk = &b.backends;
-    let app =
-        hotline_api::App::build(&hotline_api::Config { grpc: eph() }, &public(&b), bk).await?;
+    let app = hotline_api::App::build(
+        &hotline_api::Config {
+            grpc: eph(),
+            consumer_group: format!("api-{}", hotline_tests::unique()),
+        },
+        &public(&b),
+        bk,
+    )
+    .await?;
     let grpc = app.grpc_addr();
     let token = CancellationToken::new();
     let h = tokio::spawn(app.run_until_stopped(token.clone()));

@@ -25,11 +25,15 @@ impl Api {
     pub async fn start(b: &TestBackends) -> anyhow::Result<Self> {
         let eph = hotline_runtime::config::ListenConfig::new("127.0.0.1", 0);
         let app = hotline_api::App::build(
-            &hotline_api::Config { grpc: eph.clone() },
+            &hotline_api::Config {
+                grpc: eph.clone(),
+                consumer_group: format!("api-{}", crate::unique()),
+            },
             &hotline_api::Public {
                 http: eph,
                 admin_token: hotline_runtime::Secret::new(ADMIN),
                 data_dir: b.dir.path().to_owned(),
+                demo: false,
             },
             &b.backends,
         )

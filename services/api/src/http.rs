@@ -28,6 +28,7 @@ use crate::auth::{AuthError, Authenticator, Principal, Role};
 pub struct ApiState {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
+    pub objects: hotline_objects::Objects,
 }
 
 type AppState = Arc<ApiState>;
@@ -145,8 +146,14 @@ impl From<hotline_store::Error> for ApiError {
             }
             hotline_store::Error::NotFound { what } => Self::not_found(&what),
             hotline_store::Error::Invalid { what, reason } => {
-                Self::invalid(&what, "invalid", reason)
+                Self::invalid(what, "invalid", reason)
             }
+            hotline_store::Error::VersionMismatch { current, .. } => Self {
+                status: StatusCode::PRECONDITION_FAILED,
+                code: "precondition_failed",
+                message: format!("the resource changed; its current version is {current}"),
+                fields: Vec::new(),
+            },
             other => Self::internal(&other),
         }
     }
@@ -569,6 +576,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/api-keys/{id}", axum::routing::delete(revoke_key))
         .route("/v1/api-keys/{id}/rotate", post(rotate_key))
         .merge(crate::resources::routes())
+        .merge(crate::calls::routes())
+        .merge(crate::numbers::routes())
+        .merge(crate::prompts::routes())
         .fallback(fallback)
         .with_state(state)
 }

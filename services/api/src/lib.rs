@@ -10,8 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub mod auth;
+pub mod calls;
+pub mod demo;
 pub mod http;
+pub mod numbers;
 pub mod outbox;
+pub mod prompts;
 pub mod resources;
 
 use hotline_backends::Backends;
@@ -27,17 +31,30 @@ use tonic::{Request, Response, Status};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub grpc: ListenConfig,
+    /// Consumer group of the call-log projection on the events topic.
+    pub consumer_group: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             grpc: ListenConfig::new("127.0.0.1", 9106),
+            consumer_group: "hotline-api-call-log".into(),
         }
     }
 }
 
-impl Validate for Config {}
+impl Validate for Config {
+    fn validate(&self) -> Result<(), hotline_runtime::config::ConfigError> {
+        if self.consumer_group.trim().is_empty() {
+            return Err(hotline_runtime::config::ConfigError::invalid(
+                "api.consumer_group",
+                "is empty",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Longest dialled number accepted (E.164 allows 15 digits; leave room for a prefix).
 const MAX_NUMBER_LEN: usize = 32;
@@ -124,6 +141,8 @@ pub struct Public {
     /// Empty: use (or create and print once) `<data_dir>/admin-token`.
     pub admin_token: Secret,
     pub data_dir: PathBuf,
+    /// Create the demo tenant at start and write `<data_dir>/demo.json`.
+    pub demo: bool,
 }
 
 /// The api service, built and bound.
@@ -182,12 +201,55 @@ impl App {
         host.spawn("outbox-relay", move |token| {
             outbox::relay(store, publisher, token)
         });
-        host.merge_http(http::router(Arc::new(http::ApiState {
+        let consumer_metrics = hotline_bus::ConsumerMetrics::new();
+        consumer_metrics.register(host.registry());
+        let (store, bus, topic, group) = (
+            backends.store.clone(),
+            backends.bus.clone(),
+            backends.topics.events.clone(),
+            config.consumer_group.clone(),
+        );
+        host.spawn("call-log", move |token| {
+            calls::run_projection(store, bus, topic, group, consumer_metrics, token)
+        });
+        let state = Arc::new(http::ApiState {
             store: backends.store.clone(),
             auth: auth::Authenticator::new(admin, backends.store.clone()),
-        })));
+            objects: backends.objects.clone(),
+        });
+        if public.demo {
+            let info = demo::ensure(&state, &public.data_dir, &public.http.host)
+                .await
+                .map_err(|e| {
+                    hotline_runtime::config::ConfigError::invalid(
+                        "demo",
+                        format!("cannot create the demo tenant: {}", e.message),
+                    )
+                })?;
+            print_demo(&info, &public.http.addr("http")?, &public.data_dir);
+        }
+        host.merge_http(http::router(state));
         Ok(Self(host.bind(grpc, Some(http)).await?))
     }
+}
+
+/// Tells a newcomer how to use the demo tenant (stderr, once at start).
+#[allow(clippy::print_stderr)]
+fn print_demo(info: &demo::DemoInfo, http: &std::net::SocketAddr, data_dir: &std::path::Path) {
+    let agent = info.agents.first();
+    eprintln!(
+        "\nhotline: demo tenant {tenant:?} is ready (details in {file})\n\
+         \n  number:     {number} (SIP on {domain}:5060 arrives with the SIP work)\n\
+         \n  agent:      {user} / {pass} (register a softphone to {domain})\n\
+         \n  API:        curl -H 'Authorization: Bearer {key}' http://{http}/v1/queues\n",
+        tenant = info.tenant_id,
+        file = data_dir.join("demo.json").display(),
+        number = info.number,
+        domain = info.sip_domain,
+        user = agent.map_or("", |a| a.sip_username.as_str()),
+        pass = agent.map_or("", |a| a.sip_password.as_str()),
+        key = info.api_key,
+    );
 }
 
 hotline_runtime::started_app!(App);

@@ -104,7 +104,7 @@ fn view<R: Resource>(doc: &Document) -> Result<Value, ApiError> {
     Ok(v)
 }
 
-fn changed(tenant: &TenantId, kind: &str, id: &str, version: i64) -> OutboxEntry {
+pub(crate) fn changed(tenant: &TenantId, kind: &str, id: &str, version: i64) -> OutboxEntry {
     let event = Event::new(
         tenant.clone(),
         None,
@@ -292,7 +292,7 @@ async fn referrer(
 }
 
 /// Validates `body` as an `R` and stores it under `id`; the shared core of PUT and POST.
-async fn save<R: Resource>(
+pub(crate) async fn save<R: Resource>(
     s: &ApiState,
     tenant: &TenantId,
     id: &str,

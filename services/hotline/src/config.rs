@@ -76,6 +76,7 @@ impl HotlineConfig {
             http: self.http.clone(),
             admin_token: self.admin_token.clone(),
             data_dir: self.data_dir(),
+            demo: false,
         }
     }
 

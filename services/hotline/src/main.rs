@@ -27,6 +27,9 @@ enum Command {
         /// Where the database file and objects live (overrides `data_dir`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Create a demo tenant to call and write its details to `<data_dir>/demo.json`.
+        #[arg(long)]
+        demo: bool,
     },
     /// The SIP edge and media.
     Ingress,
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
     let mut cfg = loaded.config.clone();
     if let Command::AllInOne {
         data_dir: Some(dir),
+        ..
     } = &cli.command
     {
         cfg.data_dir = dir.display().to_string();

@@ -47,7 +47,7 @@ pub async fn run(cmd: Command, cfg: HotlineConfig) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
     let grace = Duration::from_secs(cfg.grace_period_seconds);
     let services = match cmd {
-        Command::AllInOne { .. } => all_in_one(&cfg, &shutdown).await?,
+        Command::AllInOne { demo, .. } => all_in_one(&cfg, demo, &shutdown).await?,
         Command::Operator => {
             let app = hotline_operator::App::build(&cfg.operator).await?;
             tracing::info!(grpc = %app.grpc_addr(), ops = ?app.http_addr(), "operator started");
@@ -124,6 +124,7 @@ async fn standalone(
 /// port answers `/readyz` and `/metrics` for all of them.
 async fn all_in_one(
     cfg: &HotlineConfig,
+    demo: bool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Vec<Running>> {
     let data_dir = cfg.data_dir();
@@ -133,7 +134,9 @@ async fn all_in_one(
         .await
         .context("connecting backends")?;
 
-    let mut api = hotline_api::App::build(&cfg.api, &cfg.api_public(), &backends).await?;
+    let mut public = cfg.api_public();
+    public.demo = demo;
+    let mut api = hotline_api::App::build(&cfg.api, &public, &backends).await?;
     let mut operator_cfg = cfg.operator.clone();
     operator_cfg.api_endpoint = format!("http://{}", api.grpc_addr());
     let ingress = hotline_ingress::App::build(&cfg.ingress, &backends).await?;

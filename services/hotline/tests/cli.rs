@@ -106,7 +106,7 @@ async fn all_in_one_is_ready_with_every_service_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let http = free_port();
     let mut c = hotline();
-    c.args(["all-in-one", "--data-dir"])
+    c.args(["all-in-one", "--demo", "--data-dir"])
         .arg(dir.path().join("data"))
         .env("HOTLINE_HTTP_PORT", http.to_string())
         .env("HOTLINE_GRACE_PERIOD_SECONDS", "10")
