@@ -344,6 +344,18 @@ async fn bad_input_gets_a_specific_4xx_and_changes_nothing(b: &TestBackends) -> 
         ),
         (
             "application/json",
+            br#"{"name": "x", "time_zone": "Mars/Olympus"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "time_zone",
+        ),
+        (
+            "application/json",
+            br#"{"name": "x", "locale": "not a locale!"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "locale",
+        ),
+        (
+            "application/json",
             vec![0xff, 0xfe],
             StatusCode::BAD_REQUEST,
             "",

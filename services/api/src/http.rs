@@ -319,20 +319,20 @@ async fn create_tenant(
         None => TenantId::new(uuid::Uuid::now_v7().simple().to_string())
             .map_err(|e| ApiError::internal(&e))?,
     };
-    if req.name.trim().is_empty() || req.name.len() > 200 {
-        return Err(ApiError::invalid(
-            "name",
-            "length",
-            "must be 1 to 200 characters",
-        ));
-    }
+    let mut settings = hotline_config::TenantSettings {
+        name: req.name,
+        time_zone: req.time_zone,
+        locale: req.locale,
+    };
+    hotline_config::Validate::normalize(&mut settings);
+    hotline_config::Validate::validate(&settings)?;
     let tenant = s
         .store
         .create_tenant(NewTenant {
             id: id.clone(),
-            name: req.name,
-            time_zone: req.time_zone,
-            locale: req.locale,
+            name: settings.name,
+            time_zone: settings.time_zone,
+            locale: settings.locale,
         })
         .await?;
     let key = crate::auth::new_key().map_err(|e| ApiError::internal(&e))?;
