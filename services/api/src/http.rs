@@ -189,7 +189,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
-    fn provider(&self) -> Result<(), ApiError> {
+    pub(crate) fn provider(&self) -> Result<(), ApiError> {
         match self.0 {
             Principal::Provider => Ok(()),
             Principal::Tenant { .. } => Err(ApiError::forbidden(
@@ -298,6 +298,10 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<T, ApiError> {
     let Json(value) = body?;
+    from_value(value)
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
@@ -305,13 +309,14 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-async fn create_tenant(
-    State(s): State<AppState>,
-    caller: Caller,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<Response, ApiError> {
+/// Creates a tenant and its first admin key (REST and gRPC share this).
+pub(crate) async fn create_tenant_core(
+    s: &ApiState,
+    caller: &Caller,
+    body: serde_json::Value,
+) -> Result<(Tenant, hotline_runtime::Secret), ApiError> {
     caller.provider()?;
-    let req: CreateTenant = parse_json(body)?;
+    let req: CreateTenant = from_value(body)?;
     let id = match req.id {
         Some(id) => {
             TenantId::new(id).map_err(|e| ApiError::invalid("id", "format", e.to_string()))?
@@ -335,24 +340,23 @@ async fn create_tenant(
             locale: settings.locale,
         })
         .await?;
-    let key = crate::auth::new_key().map_err(|e| ApiError::internal(&e))?;
-    let record = s
-        .store
-        .create_api_key(hotline_store::ApiKeyNew {
-            id: format!("key-{}", uuid::Uuid::now_v7().simple()),
-            tenant: id,
-            role: Role::Admin.as_str().to_owned(),
-            label: "initial".to_owned(),
-            hash: key.hash,
-        })
-        .await?;
+    let (record, key) = issue_key(s, &id, Role::Admin, "initial".to_owned()).await?;
     tracing::info!(tenant = %tenant.id, key_id = %record.id, "tenant created");
+    Ok((tenant, key))
+}
+
+async fn create_tenant(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(value) = body?;
+    let (tenant, key) = create_tenant_core(&s, &caller, value).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
             "tenant": TenantView::from(&tenant),
-            "api_key": key.plaintext.expose(),
-            "api_key_id": record.id,
+            "api_key": key.expose(),
         })),
     )
         .into_response())
@@ -368,7 +372,7 @@ async fn list_tenants(State(s): State<AppState>, caller: Caller) -> Result<Respo
 }
 
 /// The tenant named in the path, if the caller may see it; otherwise 404.
-async fn visible_tenant(s: &ApiState, caller: &Caller, id: &str) -> Result<Tenant, ApiError> {
+pub(crate) async fn visible_tenant(s: &ApiState, caller: &Caller, id: &str) -> Result<Tenant, ApiError> {
     let id = TenantId::new(id).map_err(|_| ApiError::not_found("tenant"))?;
     if let Principal::Tenant { tenant, .. } = &caller.0
         && *tenant != id

@@ -12,6 +12,7 @@ use std::sync::Arc;
 pub mod auth;
 pub mod calls;
 pub mod demo;
+pub mod grpc;
 pub mod http;
 pub mod numbers;
 pub mod outbox;
@@ -104,35 +105,6 @@ impl pb::config_service_server::ConfigService for ConfigApi {
     }
 }
 
-struct TenantApi;
-
-const ONBOARDING: &str =
-    "tenant management arrives with the tenant-onboarding issue, with its authentication";
-
-#[tonic::async_trait]
-impl pb::tenant_service_server::TenantService for TenantApi {
-    async fn create_tenant(
-        &self,
-        _req: Request<pb::CreateTenantRequest>,
-    ) -> Result<Response<pb::CreateTenantResponse>, Status> {
-        Err(Status::unimplemented(ONBOARDING))
-    }
-
-    async fn get_tenant(
-        &self,
-        _req: Request<pb::GetTenantRequest>,
-    ) -> Result<Response<pb::Tenant>, Status> {
-        Err(Status::unimplemented(ONBOARDING))
-    }
-
-    async fn list_tenants(
-        &self,
-        _req: Request<pb::ListTenantsRequest>,
-    ) -> Result<Response<pb::ListTenantsResponse>, Status> {
-        Err(Status::unimplemented(ONBOARDING))
-    }
-}
-
 /// What the api needs beyond its own section: the public listener and the provider's
 /// admin token (top-level `http` and `admin_token` settings).
 #[derive(Debug, Clone)]
@@ -192,9 +164,6 @@ impl App {
                 store: backends.store.clone(),
             },
         ));
-        host.add_grpc(pb::tenant_service_server::TenantServiceServer::new(
-            TenantApi,
-        ));
         let store = backends.store.clone();
         let publisher =
             hotline_bus::Publisher::new(backends.bus.clone(), backends.topics.events.clone());
@@ -228,6 +197,16 @@ impl App {
                 })?;
             print_demo(&info, &public.http.addr("http")?, &public.data_dir);
         }
+        host.add_grpc(pb::tenant_service_server::TenantServiceServer::new(
+            grpc::TenantApi {
+                state: state.clone(),
+            },
+        ));
+        host.add_grpc(pb::resource_service_server::ResourceServiceServer::new(
+            grpc::ResourceApi {
+                state: state.clone(),
+            },
+        ));
         host.merge_http(http::router(state));
         Ok(Self(host.bind(grpc, Some(http)).await?))
     }

@@ -46,7 +46,7 @@ const WRITE_ROLES: &[Role] = &[Role::Admin, Role::Supervisor];
 const ADMIN_ONLY: &[Role] = &[Role::Admin];
 
 /// Who may read and write a kind.
-fn roles(kind: &str, write: bool) -> &'static [Role] {
+pub(crate) fn roles(kind: &str, write: bool) -> &'static [Role] {
     match (kind, write) {
         // Webhooks carry delivery URLs and signing secrets.
         ("webhook", _) => ADMIN_ONLY,
@@ -87,7 +87,7 @@ fn etag(version: i64) -> HeaderValue {
 }
 
 /// The public view of a stored document: its body without secrets, plus id and version.
-fn view<R: Resource>(doc: &Document) -> Result<Value, ApiError> {
+pub(crate) fn view<R: Resource>(doc: &Document) -> Result<Value, ApiError> {
     let r: R = hotline_config::parse_stored(doc.body.as_bytes()).map_err(|e| {
         ApiError::internal(&std::io::Error::other(format!(
             "stored {} {} does not parse: {e}",
@@ -153,7 +153,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Option<i64>>, ApiError> {
     Ok(Some(Some(n)))
 }
 
-fn precondition_failed(current: Option<i64>) -> ApiError {
+pub(crate) fn precondition_failed(current: Option<i64>) -> ApiError {
     ApiError {
         status: StatusCode::PRECONDITION_FAILED,
         code: "precondition_failed",
@@ -291,7 +291,8 @@ async fn referrer(
     Ok(None)
 }
 
-/// Validates `body` as an `R` and stores it under `id`; the shared core of PUT and POST.
+/// Validates `body` as an `R` and stores it under `id`; the shared core of PUT and POST
+/// over REST and of `PutResource` over gRPC.
 pub(crate) async fn save<R: Resource>(
     s: &ApiState,
     tenant: &TenantId,
@@ -299,6 +300,7 @@ pub(crate) async fn save<R: Resource>(
     body: &[u8],
     client: Option<Expect>,
 ) -> Result<(Document, bool), ApiError> {
+    check_id(id)?;
     if body.len() > MAX_BODY {
         return Err(ApiError::invalid(
             "body",
@@ -370,14 +372,14 @@ struct ListQuery {
     name: Option<String>,
 }
 
-async fn list<R: Resource>(
-    State(s): State<AppState>,
-    caller: Caller,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let tenant = caller.tenant(false, roles(R::KIND, false))?;
-    let Query(q) = query.map_err(|e| ApiError::invalid("query", "format", e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
+/// One page of a kind, and the cursor of the next page (transport-independent).
+pub(crate) async fn list_page<R: Resource>(
+    s: &ApiState,
+    tenant: &TenantId,
+    limit: u32,
+    after: Option<String>,
+    name: Option<String>,
+) -> Result<(Vec<Document>, Option<String>), ApiError> {
     if !(1..=hotline_store::MAX_PAGE_LIMIT).contains(&limit) {
         return Err(ApiError::invalid(
             "limit",
@@ -391,15 +393,26 @@ async fn list<R: Resource>(
             tenant,
             R::KIND,
             Page {
-                after_id: q.after,
+                after_id: after,
                 limit,
-                name_prefix: q.name,
+                name_prefix: name,
             },
         )
         .await?;
     let next = (docs.len() == limit as usize)
         .then(|| docs.last().map(|d| d.id.clone()))
         .flatten();
+    Ok((docs, next))
+}
+
+async fn list<R: Resource>(
+    State(s): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let tenant = caller.tenant(false, roles(R::KIND, false))?;
+    let Query(q) = query.map_err(|e| ApiError::invalid("query", "format", e.body_text()))?;
+    let (docs, next) = list_page::<R>(&s, tenant, q.limit.unwrap_or(100), q.after, q.name).await?;
     let items = docs.iter().map(view::<R>).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "items": items, "next": next })).into_response())
 }
@@ -410,12 +423,20 @@ async fn get_one<R: Resource>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant(false, roles(R::KIND, false))?;
-    let doc = s
-        .store
-        .document(tenant, R::KIND, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(R::KIND))?;
+    let doc = get_doc::<R>(&s, tenant, &id).await?;
     Ok(with_etag(StatusCode::OK, &doc, view::<R>(&doc)?))
+}
+
+/// One resource, or 404 (also for another tenant's).
+pub(crate) async fn get_doc<R: Resource>(
+    s: &ApiState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Document, ApiError> {
+    s.store
+        .document(tenant, R::KIND, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(R::KIND))
 }
 
 async fn put<R: Resource>(
@@ -426,7 +447,6 @@ async fn put<R: Resource>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant(true, roles(R::KIND, true))?.clone();
-    check_id(&id)?;
     let mut client = match if_match(&headers)? {
         Some(Some(v)) => Some(Expect::Version(v)),
         Some(None) => {
@@ -518,17 +538,25 @@ async fn delete<R: Resource>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant(true, roles(R::KIND, true))?.clone();
-    let doc = s
-        .store
-        .document(&tenant, R::KIND, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(R::KIND))?;
-    if let Some(Some(v)) = if_match(&headers)?
+    let expected = if_match(&headers)?.flatten();
+    delete_doc::<R>(&s, &tenant, &id, expected).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Deletes a resource no other resource refers to (transport-independent).
+pub(crate) async fn delete_doc<R: Resource>(
+    s: &ApiState,
+    tenant: &TenantId,
+    id: &str,
+    expected: Option<i64>,
+) -> Result<(), ApiError> {
+    let doc = get_doc::<R>(s, tenant, id).await?;
+    if let Some(v) = expected
         && v != doc.version
     {
         return Err(precondition_failed(Some(doc.version)));
     }
-    if let Some((kind, rid, field)) = referrer(&s, &tenant, R::KIND, &id).await? {
+    if let Some((kind, rid, field)) = referrer(s, tenant, R::KIND, id).await? {
         return Err(ApiError::conflict(format!(
             "{} {id} is still used by {kind} {rid} ({field})",
             R::KIND
@@ -537,11 +565,11 @@ async fn delete<R: Resource>(
     let gone = s
         .store
         .delete_document(
-            &tenant,
+            tenant,
             R::KIND,
-            &id,
+            id,
             Expect::Version(doc.version),
-            Some(changed(&tenant, R::KIND, &id, 0)),
+            Some(changed(tenant, R::KIND, id, 0)),
         )
         .await
         .map_err(|e| match e {
@@ -553,7 +581,7 @@ async fn delete<R: Resource>(
     if !gone {
         return Err(ApiError::not_found(R::KIND));
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }
 
 fn short_kind(kind: &str) -> &str {
