@@ -583,6 +583,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::calls::routes())
         .merge(crate::numbers::routes())
         .merge(crate::prompts::routes())
+        .merge(crate::openapi::routes())
         .fallback(fallback)
         .with_state(state)
 }

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod grpc;
 pub mod http;
 pub mod numbers;
+pub mod openapi;
 pub mod outbox;
 pub mod prompts;
 pub mod resources;
