@@ -111,11 +111,14 @@ pub fn hash_key(plaintext: &str) -> [u8; 32] {
     Sha256::digest(plaintext.as_bytes()).into()
 }
 
+/// A verdict on a key hash and when it was reached.
+type Cached = (Result<Principal, AuthError>, Instant);
+
 /// Checks bearer credentials against the admin token and the tenants' keys.
 pub struct Authenticator {
     admin: Secret,
     store: Arc<dyn Store>,
-    cache: Mutex<HashMap<[u8; 32], (Result<Principal, AuthError>, Instant)>>,
+    cache: Mutex<HashMap<[u8; 32], Cached>>,
 }
 
 impl std::fmt::Debug for Authenticator {
