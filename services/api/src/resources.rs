@@ -276,6 +276,16 @@ async fn referrer(
         Ok(None)
     }
     use hotline_config as c;
+    // Numbers live in their own table (what ingress resolves), not as documents.
+    if kind == c::EntryFlow::KIND
+        && let Some(number) = crate::numbers::using_entry_flow(s, tenant, id).await?
+    {
+        return Ok(Some((
+            c::PhoneNumber::KIND.to_owned(),
+            number,
+            "entry_flow".to_owned(),
+        )));
+    }
     for found in [
         scan::<c::Queue>(s, tenant, kind, id).await?,
         scan::<c::Agent>(s, tenant, kind, id).await?,
