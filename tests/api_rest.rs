@@ -81,6 +81,48 @@ async fn provider_creates_tenants_and_only_the_provider_can(
     assert_eq!(own["tenants"].as_array().map(Vec::len), Some(1));
     assert_eq!(own["tenants"][0]["id"], b_id.as_str());
 
+    // Settings: the tenant's admin (or the provider) changes them, validated.
+    let (s, t) = api
+        .call(
+            Method::PATCH,
+            &format!("/v1/tenants/{a}"),
+            Some(&key_a),
+            Some(json!({"name": "Acme Ltd", "time_zone": "Asia/Tokyo"})),
+        )
+        .await?;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(
+        (
+            t["name"].clone(),
+            t["time_zone"].clone(),
+            t["locale"].clone()
+        ),
+        (json!("Acme Ltd"), json!("Asia/Tokyo"), json!("en"))
+    );
+    let (s, e) = api
+        .call(
+            Method::PATCH,
+            &format!("/v1/tenants/{a}"),
+            Some(&key_a),
+            Some(json!({"time_zone": "Atlantis/Capital"})),
+        )
+        .await?;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], "time_zone");
+    let (s, _) = api
+        .call(
+            Method::PATCH,
+            &format!("/v1/tenants/{a}"),
+            Some(&key_b),
+            Some(json!({"name": "pwned"})),
+        )
+        .await?;
+    assert_eq!(s, StatusCode::NOT_FOUND, "B cannot touch A");
+    let (_, t) = api
+        .call(Method::GET, &format!("/v1/tenants/{a}"), Some(&key_a), None)
+        .await?;
+    assert_eq!(t["name"], "Acme Ltd");
+
     // Suspend and resume are the provider's.
     let (s, _) = api
         .call(

@@ -158,6 +158,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         status: TenantStatus,
         outbox: Option<OutboxEntry>,
     ) -> Result<()>;
+    /// Replaces a tenant's settings (name, time zone, locale; `tenant.id` names it) and
+    /// appends `outbox` in the same transaction; `NotFound` when there is no such tenant.
+    async fn update_tenant_with(
+        &self,
+        tenant: NewTenant,
+        outbox: Option<OutboxEntry>,
+    ) -> Result<Tenant>;
     /// Deletes a tenant and everything it owns (numbers, documents, API keys,
     /// idempotency records, calls and their events, pending outbox rows) in one
     /// transaction; `false` when there is no such tenant. Consumers' dedup markers
@@ -362,7 +369,7 @@ fn truncate(s: &str) -> String {
 }
 
 /// Checks the fields of a new tenant that the id type does not already check.
-fn validate_new_tenant(tenant: &NewTenant) -> Result<()> {
+pub(crate) fn validate_new_tenant(tenant: &NewTenant) -> Result<()> {
     let nonempty = |what: &'static str, value: &str| {
         if value.trim().is_empty() {
             Err(Error::Invalid {

@@ -280,6 +280,37 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[instrument(name = "store.update_tenant", skip_all, fields(tenant = %tenant.id))]
+    async fn update_tenant_with(
+        &self,
+        tenant: NewTenant,
+        outbox: Option<OutboxEntry>,
+    ) -> Result<Tenant> {
+        crate::validate_new_tenant(&tenant)?;
+        validate_outbox(outbox.as_ref())?;
+        let mut tx = self.write().await?;
+        let done =
+            sqlx::query("UPDATE tenants SET name = ?2, time_zone = ?3, locale = ?4 WHERE id = ?1")
+                .bind(tenant.id.as_str())
+                .bind(&tenant.name)
+                .bind(&tenant.time_zone)
+                .bind(&tenant.locale)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound {
+                what: format!("tenant {}", tenant.id),
+            });
+        }
+        push_outbox(&mut tx, &tenant.id, outbox.as_ref()).await?;
+        tx.commit().await?;
+        self.tenant(&tenant.id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: format!("tenant {}", tenant.id),
+            })
+    }
+
     #[instrument(name = "store.delete_tenant", skip_all, fields(tenant = %id))]
     async fn delete_tenant_with(&self, id: &TenantId, outbox: Option<OutboxEntry>) -> Result<bool> {
         validate_outbox(outbox.as_ref())?;

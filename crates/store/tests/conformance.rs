@@ -153,6 +153,7 @@ conformance!(
     tenant_create_get_list,
     tenant_id_conflict,
     tenant_status_changes,
+    tenant_settings_update,
     tenant_fields_are_validated,
     number_add_and_resolve,
     number_belongs_to_one_tenant,
@@ -390,6 +391,69 @@ async fn tenant_id_conflict(store: Arc<dyn Store>) -> Result<()> {
     // The first tenant is untouched.
     assert_eq!(store.tenant(&a).await?, Some(first));
     assert_eq!(store.tenants().await?.len(), 1);
+    Ok(())
+}
+
+async fn tenant_settings_update(store: Arc<dyn Store>) -> Result<()> {
+    let a = tenant_id("a");
+    let b = tenant_id("b");
+    store.create_tenant(new_tenant(&a)).await?;
+    store.create_tenant(new_tenant(&b)).await?;
+    let before = store.outbox_pending(1000).await?.len();
+    let updated = store
+        .update_tenant_with(
+            NewTenant {
+                id: a.clone(),
+                name: "Renamed".to_owned(),
+                time_zone: "Asia/Tokyo".to_owned(),
+                locale: "ja".to_owned(),
+            },
+            Some(hotline_store::OutboxEntry {
+                key: a.to_string(),
+                payload: b"changed".to_vec(),
+            }),
+        )
+        .await?;
+    assert_eq!(
+        (
+            updated.name.as_str(),
+            updated.time_zone.as_str(),
+            updated.locale.as_str()
+        ),
+        ("Renamed", "Asia/Tokyo", "ja")
+    );
+    assert_eq!(store.tenant(&a).await?, Some(updated));
+    assert_eq!(store.outbox_pending(1000).await?.len(), before + 1);
+    // Only the named tenant changes.
+    assert_eq!(
+        store.tenant(&b).await?.map(|t| t.name),
+        Some(format!("Tenant {b}"))
+    );
+    // Unknown tenants and empty fields change nothing and publish nothing.
+    let missing = tenant_id("missing");
+    assert!(matches!(
+        store
+            .update_tenant_with(
+                new_tenant(&missing),
+                Some(hotline_store::OutboxEntry {
+                    key: "k".to_owned(),
+                    payload: b"x".to_vec(),
+                })
+            )
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    let mut empty = new_tenant(&a);
+    empty.name = "  ".to_owned();
+    assert!(matches!(
+        store.update_tenant_with(empty, None).await,
+        Err(Error::Invalid { .. })
+    ));
+    assert_eq!(
+        store.tenant(&a).await?.map(|t| t.name),
+        Some("Renamed".to_owned())
+    );
+    assert_eq!(store.outbox_pending(1000).await?.len(), before + 1);
     Ok(())
 }
 

@@ -372,7 +372,11 @@ async fn list_tenants(State(s): State<AppState>, caller: Caller) -> Result<Respo
 }
 
 /// The tenant named in the path, if the caller may see it; otherwise 404.
-pub(crate) async fn visible_tenant(s: &ApiState, caller: &Caller, id: &str) -> Result<Tenant, ApiError> {
+pub(crate) async fn visible_tenant(
+    s: &ApiState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Tenant, ApiError> {
     let id = TenantId::new(id).map_err(|_| ApiError::not_found("tenant"))?;
     if let Principal::Tenant { tenant, .. } = &caller.0
         && *tenant != id
@@ -392,6 +396,56 @@ async fn get_tenant(
 ) -> Result<Response, ApiError> {
     let t = visible_tenant(&s, &caller, &id).await?;
     Ok(Json(TenantView::from(&t)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchTenant {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// Changes a tenant's name, time zone or locale: the provider, or the tenant's admin.
+async fn patch_tenant(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let t = visible_tenant(&s, &caller, &id).await?;
+    if let Principal::Tenant { role, .. } = &caller.0
+        && *role != Role::Admin
+    {
+        return Err(ApiError::forbidden(format!(
+            "role {} may not change tenant settings",
+            role.as_str()
+        )));
+    }
+    let patch: PatchTenant = parse_json(body)?;
+    let mut settings = hotline_config::TenantSettings {
+        name: patch.name.unwrap_or(t.name),
+        time_zone: patch.time_zone.unwrap_or(t.time_zone),
+        locale: patch.locale.unwrap_or(t.locale),
+    };
+    hotline_config::Validate::normalize(&mut settings);
+    hotline_config::Validate::validate(&settings)?;
+    let updated = s
+        .store
+        .update_tenant_with(
+            NewTenant {
+                id: t.id.clone(),
+                name: settings.name,
+                time_zone: settings.time_zone,
+                locale: settings.locale,
+            },
+            Some(crate::resources::changed(&t.id, "tenant", t.id.as_str(), 1)),
+        )
+        .await?;
+    Ok(Json(TenantView::from(&updated)).into_response())
 }
 
 async fn set_status(
@@ -573,7 +627,10 @@ async fn fallback(caller: Result<Caller, ApiError>, headers: HeaderMap) -> ApiEr
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/tenants", post(create_tenant).get(list_tenants))
-        .route("/v1/tenants/{id}", get(get_tenant).delete(delete_tenant))
+        .route(
+            "/v1/tenants/{id}",
+            get(get_tenant).delete(delete_tenant).patch(patch_tenant),
+        )
         .route("/v1/tenants/{id}/suspend", post(suspend_tenant))
         .route("/v1/tenants/{id}/resume", post(resume_tenant))
         .route("/v1/api-keys", post(create_key).get(list_keys))
