@@ -46,7 +46,9 @@ async fn grpc_matches_rest_and_keeps_tenants_apart(b: &TestBackends) -> anyhow::
     let mut res = ResourceServiceClient::connect(url).await?;
 
     // Tenants: the provider creates, a tenant key may not, nobody anonymous.
-    let anon = tenants.list_tenants(pb::ListTenantsRequest::default()).await;
+    let anon = tenants
+        .list_tenants(pb::ListTenantsRequest::default())
+        .await;
     assert_eq!(anon.expect_err("anonymous").code(), Code::Unauthenticated);
     let created = tenants
         .create_tenant(authed(
@@ -74,7 +76,11 @@ async fn grpc_matches_rest_and_keeps_tenants_apart(b: &TestBackends) -> anyhow::
         .await
         .expect_err("bad time zone");
     assert_eq!(bad_tz.code(), Code::InvalidArgument);
-    assert!(bad_tz.message().contains("time_zone"), "{}", bad_tz.message());
+    assert!(
+        bad_tz.message().contains("time_zone"),
+        "{}",
+        bad_tz.message()
+    );
     let denied = tenants
         .create_tenant(authed(
             pb::CreateTenantRequest {
@@ -103,7 +109,9 @@ async fn grpc_matches_rest_and_keeps_tenants_apart(b: &TestBackends) -> anyhow::
         .await?
         .into_inner();
     assert_eq!((q.version, q.id.as_str()), (1, "support"));
-    let (_, rest) = api.call(Method::GET, "/v1/queues/support", Some(&key_a), None).await?;
+    let (_, rest) = api
+        .call(Method::GET, "/v1/queues/support", Some(&key_a), None)
+        .await?;
     assert_eq!(rest["strategy"], "fewest-calls");
     let from_grpc: serde_json::Value = serde_json::from_str(&q.json)?;
     assert_eq!(from_grpc, rest, "one view over both transports");
@@ -135,7 +143,11 @@ async fn grpc_matches_rest_and_keeps_tenants_apart(b: &TestBackends) -> anyhow::
         .await
         .expect_err("bad strategy");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    assert!(invalid.message().contains("strategy"), "{}", invalid.message());
+    assert!(
+        invalid.message().contains("strategy"),
+        "{}",
+        invalid.message()
+    );
     for (kind, json) in [("nonsense", "{}"), ("queue", "{not json")] {
         let e = res
             .put_resource(authed(
@@ -162,7 +174,10 @@ async fn grpc_matches_rest_and_keeps_tenants_apart(b: &TestBackends) -> anyhow::
             key,
         )
     };
-    assert_eq!(res.get_resource(get(&key_b)).await.expect_err("B").code(), Code::NotFound);
+    assert_eq!(
+        res.get_resource(get(&key_b)).await.expect_err("B").code(),
+        Code::NotFound
+    );
     let del = res
         .delete_resource(authed(
             pb::DeleteResourceRequest {
@@ -187,7 +202,12 @@ async fn grpc_matches_rest_and_keeps_tenants_apart(b: &TestBackends) -> anyhow::
         .into_inner();
     assert!(listed.items.is_empty());
     let other = tenants
-        .get_tenant(authed(pb::GetTenantRequest { tenant_id: a.clone() }, &key_b))
+        .get_tenant(authed(
+            pb::GetTenantRequest {
+                tenant_id: a.clone(),
+            },
+            &key_b,
+        ))
         .await
         .expect_err("B reads A");
     assert_eq!(other.code(), Code::NotFound);
@@ -203,6 +223,12 @@ async fn grpc_matches_rest_and_keeps_tenants_apart(b: &TestBackends) -> anyhow::
         &key_a,
     ))
     .await?;
-    assert_eq!(res.get_resource(get(&key_a)).await.expect_err("gone").code(), Code::NotFound);
+    assert_eq!(
+        res.get_resource(get(&key_a))
+            .await
+            .expect_err("gone")
+            .code(),
+        Code::NotFound
+    );
     api.stop().await
 }

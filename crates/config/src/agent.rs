@@ -27,6 +27,7 @@ use crate::time::{Interval, Weekly, check_day, unique_map};
 ///  "schedule": {"monday": [{"start": "09:00", "end": "18:00", "lunch": {"start": "13:00", "end": "14:00"}}]},
 ///  "quota_calls_per_day": 80}
 /// ```
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
@@ -48,6 +49,7 @@ pub struct Agent {
         deserialize_with = "unique_map",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[cfg_attr(feature = "openapi", schemars(with = "BTreeMap<String, u32>"))]
     pub skills: BTreeMap<String, u32>,
     /// The queues the agent serves.
     #[serde(default)]
@@ -62,6 +64,7 @@ pub struct Agent {
 }
 
 /// An agent's place in a queue. JSON: `{"queue": "support", "penalty": 0}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
@@ -75,6 +78,7 @@ pub struct Membership {
 /// One shift of a day, `[start, end)`, with an optional lunch break inside it. A night
 /// shift is written as two: `22:00`–`24:00` on one day and `00:00`–`06:00` on the next.
 /// JSON: `{"start": "09:00", "end": "18:00", "lunch": {"start": "13:00", "end": "14:00"}}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Shift {

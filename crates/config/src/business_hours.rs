@@ -25,6 +25,7 @@ use crate::time::{Interval, Weekly, check_date, check_day, key_path, unique_map}
 ///  "exceptions": {"2026-01-01": {"name": "New Year"},
 ///                 "2026-12-31": {"open": [{"start": "09:00", "end": "15:00"}]}}}
 /// ```
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHours {
@@ -42,10 +43,12 @@ pub struct BusinessHours {
         deserialize_with = "unique_map",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[cfg_attr(feature = "openapi", schemars(with = "BTreeMap<String, DayException>"))]
     pub exceptions: BTreeMap<String, DayException>,
 }
 
 /// The hours of one date that differs from the weekly schedule.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DayException {

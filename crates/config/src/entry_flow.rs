@@ -17,6 +17,7 @@ use crate::resource::{Reference, Resource};
 ///  "start": {"type": "ivr-menu", "id": "main"},
 ///  "after_hours": {"type": "voicemail", "email": "support@acme.example", "max_seconds": 120}}
 /// ```
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntryFlow {
@@ -38,6 +39,7 @@ pub struct EntryFlow {
 /// The first step of an open entry flow.
 ///
 /// JSON: `{"type": "ivr-menu", "id": "main"}` or `{"type": "queue", "id": "support"}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FirstStep {
@@ -63,6 +65,7 @@ pub enum FirstStep {
 ///   agents call back when it opens,
 /// - `{"type": "route", "queue": "night-team"}`: route to another queue (a night team in
 ///   another time zone).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum AfterHours {
@@ -94,6 +97,7 @@ impl Default for AfterHours {
 
 /// Where and how long a voicemail is taken. JSON (inside a tagged action):
 /// `"email": "support@acme.example", "max_seconds": 120`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Voicemail {

@@ -28,6 +28,7 @@ use crate::resource::{Reference, Resource};
 ///              {"digit": "*", "action": {"type": "repeat"}}],
 ///  "fallback": {"type": "queue", "id": "sales"}}
 /// ```
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IvrMenu {
@@ -72,6 +73,7 @@ fn default_fallback() -> IvrAction {
 }
 
 /// A digit and its action. JSON: `{"digit": "1", "action": {"type": "queue", "id": "sales"}}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IvrChoice {
@@ -87,6 +89,7 @@ pub struct IvrChoice {
 /// `{"type": "callback", "queue": "support"}`, `{"type": "repeat"}`,
 /// `{"type": "operator"}`, `{"type": "transfer", "number": "+74951234567"}`,
 /// `{"type": "hangup"}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum IvrAction {

@@ -24,6 +24,8 @@ mod phone_number;
 mod prompt;
 mod queue;
 mod resource;
+#[cfg(feature = "openapi")]
+mod schema;
 mod secret;
 mod tenant;
 mod time;
@@ -47,6 +49,8 @@ pub use queue::{
     RecordingPolicy, Strategy, UnknownStrategy, validate_overflow_graph,
 };
 pub use resource::{KINDS, Reference, Resource, carry_secrets, check_references, to_stored_json};
+#[cfg(feature = "openapi")]
+pub use schema::TIME_OF_DAY_PATTERN;
 pub use secret::Secret;
 pub use tenant::{TenantSettings, TenantStatus};
 pub use time::{Interval, MAX_INTERVALS_PER_DAY, TimeOfDay, Weekday, Weekly, parse_date};

@@ -18,6 +18,7 @@ use crate::resource::{Reference, Resource};
 /// ```json
 /// {"number": "+78005553535", "name": "Hotline", "entry_flow": "main"}
 /// ```
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneNumber {

@@ -18,6 +18,7 @@ use crate::resource::Resource;
 /// {"name": "Welcome", "language": "ru",
 ///  "audio": {"object_key": "prompts/welcome.wav", "duration_ms": 4200, "sample_rate": 8000}}
 /// ```
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prompt {
@@ -32,6 +33,7 @@ pub struct Prompt {
 
 /// Where a prompt's audio is and what it is: mono 16-bit PCM WAV, at 8 kHz (telephony)
 /// or 16 kHz (wideband), resampled on upload if needed.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromptAudio {

@@ -33,6 +33,7 @@ use crate::time::unique_map;
 /// ```
 /// plus `"ring_progressively_interval_seconds": 5` when the strategy is
 /// `ring-progressively`. Every field but `name` has a default.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Queue {
@@ -92,6 +93,7 @@ pub struct Queue {
         deserialize_with = "unique_map",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[cfg_attr(feature = "openapi", schemars(with = "BTreeMap<String, u32>"))]
     pub required_skills: BTreeMap<String, u32>,
     /// Penalty widening: as a call waits longer, agents with higher penalties are offered
     /// it too. Empty (the default): every member is offered the call from the start, lower
@@ -210,6 +212,7 @@ impl FromStr for Strategy {
 /// A condition in which an agent does not count as able to take the queue's calls (as
 /// Asterisk's `joinempty` / `leavewhenempty` lists). JSON: `"paused"`, `"logged-out"`,
 /// `"no-skill-match"`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EmptyCondition {
@@ -226,6 +229,7 @@ pub enum EmptyCondition {
 /// `{"type": "voicemail", "email": "…", "max_seconds": 120}`,
 /// `{"type": "callback"}` (this queue's agents call back) or
 /// `{"type": "callback", "queue": "callbacks"}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum OverflowTarget {
@@ -250,6 +254,7 @@ pub enum OverflowTarget {
 }
 
 /// What waiting callers hear besides music.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Announcements {
@@ -266,6 +271,7 @@ pub struct Announcements {
 }
 
 /// Whether a queue's calls are recorded.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordingPolicy {
@@ -279,6 +285,7 @@ pub struct RecordingPolicy {
 }
 
 /// When calls are recorded. JSON: `"never"`, `"always"`, `"on-demand"`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RecordingMode {
@@ -293,6 +300,7 @@ pub enum RecordingMode {
 
 /// One step of penalty widening: after `after_seconds` of waiting, members with a
 /// penalty up to `max_penalty` are offered the call.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PenaltyStep {

@@ -14,6 +14,7 @@ use crate::resource::Resource;
 /// ```json
 /// {"name": "Acme", "time_zone": "Europe/Moscow", "locale": "ru"}
 /// ```
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
@@ -38,6 +39,7 @@ impl TenantSettings {
 
 /// Whether a tenant may take calls. Set by the provider (admin token), never by the
 /// tenant. JSON: `"active"` / `"suspended"`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TenantStatus {

@@ -101,6 +101,7 @@ impl<'de> Deserialize<'de> for TimeOfDay {
 }
 
 /// A half-open interval `[start, end)` of one day. JSON: `{"start": "09:00", "end": "18:00"}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Interval {
@@ -219,6 +220,8 @@ impl Weekday {
 
 /// One list per weekday. JSON: `{"monday": [...], ..., "sunday": [...]}`; a day left
 /// out is an empty list (closed, or no shift).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "Weekly{T}"))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     deny_unknown_fields,

@@ -31,6 +31,7 @@ pub const EVENT_TYPES: &[&str] = hotline_core::Payload::KINDS;
 ///  "events": ["CallOffered", "CallEnded"], "active": true}
 /// ```
 /// `"events": "all"` subscribes to every event type, present and future.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {

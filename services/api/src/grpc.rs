@@ -45,7 +45,10 @@ async fn caller<T>(s: &ApiState, req: &Request<T>) -> Result<Caller, Status> {
     let header = req
         .metadata()
         .get("authorization")
-        .map(|v| v.to_str().map_err(|_| Status::unauthenticated("malformed authorization metadata")))
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Status::unauthenticated("malformed authorization metadata"))
+        })
         .transpose()?;
     s.auth
         .authenticate(header)

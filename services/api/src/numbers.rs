@@ -522,8 +522,9 @@ async fn put(
     caller: Caller,
     Path(raw): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = crate::http::json_body(&headers, body)?;
     let tenant = caller.tenant(true, roles(KIND, true))?.clone();
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)

@@ -454,8 +454,9 @@ async fn put<R: Resource>(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = crate::http::json_body(&headers, body)?;
     let tenant = caller.tenant(true, roles(R::KIND, true))?.clone();
     let mut client = match if_match(&headers)? {
         Some(Some(v)) => Some(Expect::Version(v)),
@@ -487,8 +488,9 @@ async fn create<R: Resource>(
     State(s): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = crate::http::json_body(&headers, body)?;
     let tenant = caller.tenant(true, roles(R::KIND, true))?.clone();
     let idem = match headers.get("idempotency-key") {
         Some(v) => {
