@@ -15,28 +15,9 @@ use hotline_core::{
 };
 use hotline_tests::TestBackends;
 use hotline_tests::api::{ADMIN, Api};
+use hotline_tests::both;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::real().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::embedded().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-        }
-    };
-}
 
 /// 2026-01-15T10:00:00Z: every call of these tests happens shortly after it.
 const T0: u64 = 1_768_471_200;

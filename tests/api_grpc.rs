@@ -4,31 +4,12 @@
 use hotline_proto::v1 as pb;
 use hotline_tests::TestBackends;
 use hotline_tests::api::{ADMIN, Api};
+use hotline_tests::both;
 use pb::resource_service_client::ResourceServiceClient;
 use pb::tenant_service_client::TenantServiceClient;
 use reqwest::Method;
 use serde_json::json;
 use tonic::Code;
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::real().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::embedded().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-        }
-    };
-}
 
 fn authed<T>(msg: T, key: &str) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);

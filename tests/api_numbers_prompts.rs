@@ -12,58 +12,9 @@ use hotline_core::{Event, TenantId};
 use hotline_proto::v1 as pb;
 use hotline_tests::TestBackends;
 use hotline_tests::api::Api;
+use hotline_tests::both;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::real().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::embedded().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-        }
-    };
-}
-
-/// A request with extra headers and an optional JSON body; status, headers, JSON.
-async fn send(
-    api: &Api,
-    method: Method,
-    path: &str,
-    key: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("http://{}{path}", api.http))
-        .bearer_auth(key);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let resp = req.send().await?;
-    let (status, h) = (resp.status(), resp.headers().clone());
-    let text = resp.text().await?;
-    Ok((
-        status,
-        h,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
-}
 
 /// A queue `support` and two entry flows to it, `main` and `night`.
 async fn flows(api: &Api, key: &str) -> anyhow::Result<()> {
@@ -118,15 +69,15 @@ async fn numbers_are_normalised_and_support_crud_with_etags(
     flows(&api, &key).await?;
 
     // Written as Russians advertise it; stored and resolved as E.164.
-    let (s, h, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/numbers/8-800-555-35-35",
-        &key,
-        &[],
-        Some(json!({"name": "Hotline", "entry_flow": "main"})),
-    )
-    .await?;
+    let (s, h, v) = api
+        .send(
+            Method::PUT,
+            "/v1/numbers/8-800-555-35-35",
+            &key,
+            &[],
+            Some(json!({"name": "Hotline", "entry_flow": "main"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["number"], "+78005553535");
     assert_eq!(v["id"], "+78005553535");
@@ -159,52 +110,52 @@ async fn numbers_are_normalised_and_support_crud_with_etags(
     assert_eq!(list["items"][0]["number"], "+78005553535");
 
     // A body may repeat the number in any spelling, but not name another one.
-    let (s, _, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/numbers/+78005553535",
-        &key,
-        &[("if-match", "\"1\"")],
-        Some(json!({"number": "8 800 555 35 35", "name": "Hotline RU", "entry_flow": "main"})),
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(
+            Method::PUT,
+            "/v1/numbers/+78005553535",
+            &key,
+            &[("if-match", "\"1\"")],
+            Some(json!({"number": "8 800 555 35 35", "name": "Hotline RU", "entry_flow": "main"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
         (v["name"].clone(), v["version"].clone()),
         (json!("Hotline RU"), json!(2))
     );
-    let (s, _, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/numbers/+78005553535",
-        &key,
-        &[],
-        Some(json!({"number": "+15550100", "entry_flow": "main"})),
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(
+            Method::PUT,
+            "/v1/numbers/+78005553535",
+            &key,
+            &[],
+            Some(json!({"number": "+15550100", "entry_flow": "main"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(field_rule(&v).0, "number");
 
     // A stale ETag is refused and changes nothing.
-    let (s, _, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/numbers/+78005553535",
-        &key,
-        &[("if-match", "\"1\"")],
-        Some(json!({"name": "Stale", "entry_flow": "night"})),
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(
+            Method::PUT,
+            "/v1/numbers/+78005553535",
+            &key,
+            &[("if-match", "\"1\"")],
+            Some(json!({"name": "Stale", "entry_flow": "night"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::PRECONDITION_FAILED, "{v}");
-    let (s, _, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/numbers/+78005553535",
-        &key,
-        &[("if-none-match", "*")],
-        Some(json!({"entry_flow": "night"})),
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(
+            Method::PUT,
+            "/v1/numbers/+78005553535",
+            &key,
+            &[("if-none-match", "*")],
+            Some(json!({"entry_flow": "night"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::PRECONDITION_FAILED, "{v}");
     assert_eq!(
         resolve(&api, "+78005553535").await?,
@@ -212,15 +163,15 @@ async fn numbers_are_normalised_and_support_crud_with_etags(
     );
 
     // Moving the number to another entry flow is what ingress then sees.
-    let (s, h, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/numbers/+78005553535",
-        &key,
-        &[("if-match", "\"2\"")],
-        Some(json!({"name": "Hotline RU", "entry_flow": "night"})),
-    )
-    .await?;
+    let (s, h, v) = api
+        .send(
+            Method::PUT,
+            "/v1/numbers/+78005553535",
+            &key,
+            &[("if-match", "\"2\"")],
+            Some(json!({"name": "Hotline RU", "entry_flow": "night"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["entry_flow"], "night");
     assert_eq!(h.get("etag").map(|e| e.as_bytes()), Some(&b"\"3\""[..]));
@@ -259,15 +210,15 @@ async fn numbers_are_normalised_and_support_crud_with_etags(
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
 
     // Delete: gone from the API and from routing; a second delete is 404.
-    let (s, _, v) = send(
-        &api,
-        Method::DELETE,
-        "/v1/numbers/8-800-555-35-35",
-        &key,
-        &[("if-match", "\"1\"")],
-        None,
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(
+            Method::DELETE,
+            "/v1/numbers/8-800-555-35-35",
+            &key,
+            &[("if-match", "\"1\"")],
+            None,
+        )
+        .await?;
     assert_eq!(s, StatusCode::PRECONDITION_FAILED, "{v}");
     let (s, _) = api
         .call(
@@ -356,15 +307,9 @@ async fn bad_numbers_and_unknown_entry_flows_are_422_and_store_nothing(
             "{path}: {v}"
         );
     }
-    let (s, _, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/numbers/+78005553535",
-        &key,
-        &[],
-        None,
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(Method::PUT, "/v1/numbers/+78005553535", &key, &[], None)
+        .await?;
     assert!(s.is_client_error(), "empty body: {s} {v}");
     let (_, list) = api
         .call(Method::GET, "/v1/numbers", Some(&key), None)
@@ -496,15 +441,15 @@ async fn a_number_belongs_to_one_tenant_and_b_cannot_see_or_take_it(
         let (s, v) = api.call(Method::DELETE, path, Some(&key_b), None).await?;
         assert_eq!(s, StatusCode::NOT_FOUND, "DELETE {path}: {v}");
     }
-    let (s, _, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/numbers/+78005553535",
-        &key_b,
-        &[("if-match", "\"1\"")],
-        Some(json!({"entry_flow": "night"})),
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(
+            Method::PUT,
+            "/v1/numbers/+78005553535",
+            &key_b,
+            &[("if-match", "\"1\"")],
+            Some(json!({"entry_flow": "night"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     let (_, list) = api
         .call(Method::GET, "/v1/numbers", Some(&key_b), None)

@@ -31,28 +31,9 @@ use hotline_core::events::payload::{CallEnded, CallOffered};
 use hotline_core::{CallId, Disposition, Event, TenantId};
 use hotline_tests::TestBackends;
 use hotline_tests::api::{ADMIN, Api};
+use hotline_tests::both;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::real().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::embedded().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-        }
-    };
-}
 
 // --- the tables ----------------------------------------------------------------------
 

@@ -7,63 +7,14 @@ use std::time::Duration;
 use hotline_core::Event;
 use hotline_tests::TestBackends;
 use hotline_tests::api::{ADMIN, Api};
+use hotline_tests::both;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::real().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::embedded().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-        }
-    };
-}
 
 async fn create(api: &Api, key: &str, path: &str, body: Value) -> anyhow::Result<String> {
     let (s, v) = api.call(Method::POST, path, Some(key), Some(body)).await?;
     anyhow::ensure!(s == StatusCode::CREATED, "POST {path}: {s} {v}");
     Ok(v["id"].as_str().unwrap_or_default().to_owned())
-}
-
-/// A raw request with extra headers; returns status, headers and JSON.
-async fn send(
-    api: &Api,
-    method: Method,
-    path: &str,
-    key: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("http://{}{path}", api.http))
-        .bearer_auth(key);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let resp = req.send().await?;
-    let (status, h) = (resp.status(), resp.headers().clone());
-    let text = resp.text().await?;
-    Ok((
-        status,
-        h,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-    ))
 }
 
 both!(every_resource_kind_supports_crud_with_etags_and_references);
@@ -117,87 +68,81 @@ async fn every_resource_kind_supports_crud_with_etags_and_references(
     .await?;
 
     // Read with ETag; secrets never come back.
-    let (s, h, v) = send(
-        &api,
-        Method::GET,
-        &format!("/v1/agents/{agent}"),
-        &key,
-        &[],
-        None,
-    )
-    .await?;
+    let (s, h, v) = api
+        .send(Method::GET, &format!("/v1/agents/{agent}"), &key, &[], None)
+        .await?;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(h.get("etag").and_then(|v| v.to_str().ok()), Some("\"1\""));
     assert_eq!(v["name"], "Anna");
     assert!(v.get("sip_password").is_none_or(Value::is_null), "{v}");
-    let (_, _, w) = send(
-        &api,
-        Method::GET,
-        &format!("/v1/webhooks/{hook}"),
-        &key,
-        &[],
-        None,
-    )
-    .await?;
+    let (_, _, w) = api
+        .send(
+            Method::GET,
+            &format!("/v1/webhooks/{hook}"),
+            &key,
+            &[],
+            None,
+        )
+        .await?;
     assert!(w.get("secret").is_none_or(Value::is_null), "{w}");
 
     // Replace with If-Match; the password left out is kept; a stale ETag is refused.
     let renamed = json!({"name": "Anna P.", "extension": "101", "sip_username": "anna",
                          "queues": [{"queue": q, "penalty": 1}]});
-    let (s, h, v) = send(
-        &api,
-        Method::PUT,
-        &format!("/v1/agents/{agent}"),
-        &key,
-        &[("if-match", "\"1\"")],
-        Some(renamed.clone()),
-    )
-    .await?;
+    let (s, h, v) = api
+        .send(
+            Method::PUT,
+            &format!("/v1/agents/{agent}"),
+            &key,
+            &[("if-match", "\"1\"")],
+            Some(renamed.clone()),
+        )
+        .await?;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(h.get("etag").and_then(|v| v.to_str().ok()), Some("\"2\""));
-    let (s, _, v) = send(
-        &api,
-        Method::PUT,
-        &format!("/v1/agents/{agent}"),
-        &key,
-        &[("if-match", "\"1\"")],
-        Some(renamed),
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(
+            Method::PUT,
+            &format!("/v1/agents/{agent}"),
+            &key,
+            &[("if-match", "\"1\"")],
+            Some(renamed),
+        )
+        .await?;
     assert_eq!(s, StatusCode::PRECONDITION_FAILED, "{v}");
     // A new agent must have a password.
-    let (s, _, v) = send(
-        &api,
-        Method::PUT,
-        "/v1/agents/boris",
-        &key,
-        &[],
-        Some(json!({"name": "Boris", "extension": "102", "sip_username": "boris"})),
-    )
-    .await?;
+    let (s, _, v) = api
+        .send(
+            Method::PUT,
+            "/v1/agents/boris",
+            &key,
+            &[],
+            Some(json!({"name": "Boris", "extension": "102", "sip_username": "boris"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["fields"][0]["field"], "sip_password", "{v}");
     // PUT creates at a chosen id; If-None-Match: * refuses to overwrite.
     let q2 = json!({"name": "Sales"});
-    let (s, _, _) = send(
-        &api,
-        Method::PUT,
-        "/v1/queues/sales",
-        &key,
-        &[("if-none-match", "*")],
-        Some(q2.clone()),
-    )
-    .await?;
+    let (s, _, _) = api
+        .send(
+            Method::PUT,
+            "/v1/queues/sales",
+            &key,
+            &[("if-none-match", "*")],
+            Some(q2.clone()),
+        )
+        .await?;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _, _) = send(
-        &api,
-        Method::PUT,
-        "/v1/queues/sales",
-        &key,
-        &[("if-none-match", "*")],
-        Some(q2),
-    )
-    .await?;
+    let (s, _, _) = api
+        .send(
+            Method::PUT,
+            "/v1/queues/sales",
+            &key,
+            &[("if-none-match", "*")],
+            Some(q2),
+        )
+        .await?;
     assert_eq!(s, StatusCode::PRECONDITION_FAILED);
 
     // List, with a name filter and a cursor.
@@ -304,20 +249,20 @@ async fn invalid_bodies_name_the_field_and_store_nothing(b: &TestBackends) -> an
         );
     }
     // An IVR submenu cycle without prompts is refused as a graph.
-    let (s, _, _) = send(
-        &api,
-        Method::PUT,
-        "/v1/ivr-menus/a",
-        &key,
-        &[],
-        Some(json!({"name": "A", "choices": [{"digit": "1", "action": {"type": "hangup"}}]})),
-    )
-    .await?;
+    let (s, _, _) = api
+        .send(
+            Method::PUT,
+            "/v1/ivr-menus/a",
+            &key,
+            &[],
+            Some(json!({"name": "A", "choices": [{"digit": "1", "action": {"type": "hangup"}}]})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _, _) = send(&api, Method::PUT, "/v1/ivr-menus/b", &key, &[],
+    let (s, _, _) = api.send(Method::PUT, "/v1/ivr-menus/b", &key, &[],
         Some(json!({"name": "B", "choices": [{"digit": "1", "action": {"type": "submenu", "id": "a"}}]}))).await?;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _, v) = send(&api, Method::PUT, "/v1/ivr-menus/a", &key, &[],
+    let (s, _, v) = api.send(Method::PUT, "/v1/ivr-menus/a", &key, &[],
         Some(json!({"name": "A", "choices": [{"digit": "1", "action": {"type": "submenu", "id": "b"}}]}))).await?;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v.to_string().contains("cycle"), "{v}");
@@ -362,15 +307,15 @@ async fn tenant_b_cannot_see_or_touch_tenant_a_resources(b: &TestBackends) -> an
         let (s, v) = api.call(Method::GET, path, Some(&key_b), None).await?;
         assert_eq!(s, StatusCode::OK, "{path}: {v}");
     }
-    let (s, _, _) = send(
-        &api,
-        Method::PUT,
-        "/v1/queues/support",
-        &key_a,
-        &[],
-        Some(json!({"name": "A's"})),
-    )
-    .await?;
+    let (s, _, _) = api
+        .send(
+            Method::PUT,
+            "/v1/queues/support",
+            &key_a,
+            &[],
+            Some(json!({"name": "A's"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _) = api
         .call(Method::GET, "/v1/queues/support", Some(&key_b), None)
@@ -380,15 +325,15 @@ async fn tenant_b_cannot_see_or_touch_tenant_a_resources(b: &TestBackends) -> an
         .call(Method::DELETE, "/v1/queues/support", Some(&key_b), None)
         .await?;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _, _) = send(
-        &api,
-        Method::PUT,
-        "/v1/queues/support",
-        &key_b,
-        &[("if-match", "\"1\"")],
-        Some(json!({"name": "B's"})),
-    )
-    .await?;
+    let (s, _, _) = api
+        .send(
+            Method::PUT,
+            "/v1/queues/support",
+            &key_b,
+            &[("if-match", "\"1\"")],
+            Some(json!({"name": "B's"})),
+        )
+        .await?;
     assert_eq!(
         s,
         StatusCode::PRECONDITION_FAILED,
@@ -441,30 +386,30 @@ async fn roles_limit_what_a_key_may_do(b: &TestBackends) -> anyhow::Result<()> {
             .await?;
         keys.insert(role, v["api_key"].as_str().unwrap_or_default().to_owned());
     }
-    let (s, _, _) = send(
-        &api,
-        Method::PUT,
-        "/v1/queues/q1",
-        &keys["supervisor"],
-        &[],
-        Some(json!({"name": "Q"})),
-    )
-    .await?;
+    let (s, _, _) = api
+        .send(
+            Method::PUT,
+            "/v1/queues/q1",
+            &keys["supervisor"],
+            &[],
+            Some(json!({"name": "Q"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::CREATED);
     for role in ["agent", "readonly"] {
         let (s, _) = api
             .call(Method::GET, "/v1/queues/q1", Some(&keys[role]), None)
             .await?;
         assert_eq!(s, StatusCode::OK, "{role} reads");
-        let (s, _, _) = send(
-            &api,
-            Method::PUT,
-            "/v1/queues/q1",
-            &keys[role],
-            &[],
-            Some(json!({"name": "X"})),
-        )
-        .await?;
+        let (s, _, _) = api
+            .send(
+                Method::PUT,
+                "/v1/queues/q1",
+                &keys[role],
+                &[],
+                Some(json!({"name": "X"})),
+            )
+            .await?;
         assert_eq!(s, StatusCode::FORBIDDEN, "{role} may not write");
     }
     let (s, _) = api
@@ -479,39 +424,39 @@ async fn idempotency_keys_replay_a_retried_create(b: &TestBackends) -> anyhow::R
     let api = Api::start(b).await?;
     let (_, key) = api.tenant("Acme").await?;
     let body = json!({"name": "Support"});
-    let (s1, _, v1) = send(
-        &api,
-        Method::POST,
-        "/v1/queues",
-        &key,
-        &[("idempotency-key", "abc")],
-        Some(body.clone()),
-    )
-    .await?;
-    let (s2, h2, v2) = send(
-        &api,
-        Method::POST,
-        "/v1/queues",
-        &key,
-        &[("idempotency-key", "abc")],
-        Some(body),
-    )
-    .await?;
+    let (s1, _, v1) = api
+        .send(
+            Method::POST,
+            "/v1/queues",
+            &key,
+            &[("idempotency-key", "abc")],
+            Some(body.clone()),
+        )
+        .await?;
+    let (s2, h2, v2) = api
+        .send(
+            Method::POST,
+            "/v1/queues",
+            &key,
+            &[("idempotency-key", "abc")],
+            Some(body),
+        )
+        .await?;
     assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
     assert_eq!(v1["id"], v2["id"]);
     assert_eq!(
         h2.get("idempotent-replayed").and_then(|v| v.to_str().ok()),
         Some("true")
     );
-    let (s3, _, v3) = send(
-        &api,
-        Method::POST,
-        "/v1/queues",
-        &key,
-        &[("idempotency-key", "abc")],
-        Some(json!({"name": "Other"})),
-    )
-    .await?;
+    let (s3, _, v3) = api
+        .send(
+            Method::POST,
+            "/v1/queues",
+            &key,
+            &[("idempotency-key", "abc")],
+            Some(json!({"name": "Other"})),
+        )
+        .await?;
     assert_eq!(s3, StatusCode::UNPROCESSABLE_ENTITY, "{v3}");
     let (_, list) = api
         .call(Method::GET, "/v1/queues", Some(&key), None)
@@ -534,15 +479,15 @@ async fn changes_are_published_as_config_changed_events() -> anyhow::Result<()> 
             std::slice::from_ref(&b.backends.topics.events),
         )
         .await?;
-    let (s, _, _) = send(
-        &api,
-        Method::PUT,
-        "/v1/queues/support",
-        &key,
-        &[],
-        Some(json!({"name": "Support"})),
-    )
-    .await?;
+    let (s, _, _) = api
+        .send(
+            Method::PUT,
+            "/v1/queues/support",
+            &key,
+            &[],
+            Some(json!({"name": "Support"})),
+        )
+        .await?;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _) = api
         .call(Method::DELETE, "/v1/queues/support", Some(&key), None)

@@ -5,28 +5,9 @@ use std::time::{Duration, Instant};
 
 use hotline_tests::TestBackends;
 use hotline_tests::api::{ADMIN, Api};
+use hotline_tests::both;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::real().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() -> anyhow::Result<()> {
-                let b = hotline_tests::TestBackends::embedded().await?;
-                super::$name(&b).await?;
-                b.cleanup().await
-            }
-        }
-    };
-}
 
 both!(provider_creates_tenants_and_only_the_provider_can);
 async fn provider_creates_tenants_and_only_the_provider_can(

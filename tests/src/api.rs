@@ -79,6 +79,38 @@ impl Api {
         Ok((status, value))
     }
 
+    /// Sends a request with extra headers; returns status, headers and JSON (a body
+    /// that is not JSON comes back as a string, an empty one as null).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("http://{}{path}", self.http))
+            .bearer_auth(key);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await?;
+        let (status, h) = (resp.status(), resp.headers().clone());
+        let text = resp.text().await?;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, h, value))
+    }
+
     /// Sends raw bytes as the body.
     pub async fn call_raw(
         &self,

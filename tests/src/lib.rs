@@ -21,6 +21,29 @@ use sqlx::Connection;
 
 pub mod api;
 
+/// Runs the async test function `$name(&TestBackends)` twice: on the real backends
+/// (PostgreSQL, Redis, Kafka) and on the embedded ones, cleaning up after each.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                let b = $crate::TestBackends::real().await?;
+                super::$name(&b).await?;
+                b.cleanup().await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() -> anyhow::Result<()> {
+                let b = $crate::TestBackends::embedded().await?;
+                super::$name(&b).await?;
+                b.cleanup().await
+            }
+        }
+    };
+}
+
 /// Kafka bootstrap servers (tansu).
 pub fn kafka() -> String {
     std::env::var("HOTLINE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())

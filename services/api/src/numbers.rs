@@ -48,7 +48,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::http::{ApiError, ApiState, Caller};
-use crate::resources::{changed, precondition_failed, roles};
+use crate::resources::{changed, if_match, precondition_failed, roles};
 
 type AppState = Arc<ApiState>;
 
@@ -116,26 +116,6 @@ fn version_error(e: hotline_store::Error) -> ApiError {
         hotline_store::Error::Conflict { .. } => concurrent(),
         other => other.into(),
     }
-}
-
-/// The version named by `If-Match`: `Some(None)` for `*`.
-fn if_match(headers: &HeaderMap) -> Result<Option<Option<i64>>, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let s = v
-        .to_str()
-        .map_err(|_| ApiError::invalid("If-Match", rule::FORMAT, "not text"))?
-        .trim();
-    if s == "*" {
-        return Ok(Some(None));
-    }
-    let n = s
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<i64>()
-        .map_err(|_| ApiError::invalid("If-Match", rule::FORMAT, "expected an ETag like \"3\""))?;
-    Ok(Some(Some(n)))
 }
 
 /// The caller's number as stored: its row, and its document when there is one.

@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::http::{ApiError, ApiState, Caller};
-use crate::resources::{delete_doc, get_doc, list_page, roles, view};
+use crate::resources::{delete_doc, get_doc, list_page, roles, view, with_etag};
 
 type AppState = Arc<ApiState>;
 
@@ -394,14 +394,6 @@ async fn read_limited(body: Body) -> Result<Vec<u8>, ApiError> {
     Ok(buf)
 }
 
-fn with_etag(status: StatusCode, doc: &Document, body: Value) -> Response {
-    let mut resp = (status, Json(body)).into_response();
-    if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", doc.version)) {
-        resp.headers_mut().insert(header::ETAG, tag);
-    }
-    resp
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UploadQuery {
@@ -666,31 +658,7 @@ async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant(true, roles(KIND, true))?.clone();
-    let expected = match headers.get(header::IF_MATCH) {
-        None => None,
-        Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| ApiError::invalid("If-Match", rule::FORMAT, "not text"))?
-                .trim();
-            if v == "*" {
-                None
-            } else {
-                Some(
-                    v.trim_start_matches("W/")
-                        .trim_matches('"')
-                        .parse::<i64>()
-                        .map_err(|_| {
-                            ApiError::invalid(
-                                "If-Match",
-                                rule::FORMAT,
-                                "expected an ETag like \"3\"",
-                            )
-                        })?,
-                )
-            }
-        }
-    };
+    let expected = crate::resources::if_match(&headers)?.flatten();
     delete_prompt(&s, &tenant, &id, expected).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -134,7 +134,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// The version named by `If-Match`, if any. `*` means "any existing one".
-fn if_match(headers: &HeaderMap) -> Result<Option<Option<i64>>, ApiError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<Option<i64>>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -365,7 +365,7 @@ pub(crate) async fn save<R: Resource>(
     Ok((doc, stored.is_none()))
 }
 
-fn with_etag(status: StatusCode, doc: &Document, body: Value) -> Response {
+pub(crate) fn with_etag(status: StatusCode, doc: &Document, body: Value) -> Response {
     let mut resp = (status, Json(body)).into_response();
     resp.headers_mut().insert(header::ETAG, etag(doc.version));
     resp
